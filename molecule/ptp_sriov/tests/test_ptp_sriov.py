@@ -1,0 +1,147 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, quantbot.hft maintainers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""PTP and SR-IOV on the lab node after converge and one more reboot (side_effect).
+
+One property per test. The expected values come from the lab inventory's
+group_vars, the same file the converge used. A failing test prints the journal
+of the unit concerned.
+"""
+
+import json
+import os
+import time
+
+import pytest
+import yaml
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+LAB_VARS = os.path.join(HERE, "..", "..", "..", "inventory", "lab", "group_vars", "lab.yml")
+with open(LAB_VARS) as handle:
+    LAB = yaml.safe_load(handle)
+
+PTP_IFACES = [i if isinstance(i, str) else i["name"] for i in LAB["ptp_interfaces"]]
+HFT_IF = PTP_IFACES[0]
+SOFTWARE = LAB.get("ptp_time_stamping", "hardware") == "software"
+THRESHOLD_NS = float(LAB.get("ptp_offset_threshold_ns", 100))
+SRIOV_PFS = LAB.get("sriov_pfs", [])
+MGMT_IF = "enp0s2"  # the lab's virtio management NIC (inventory/lab/group_vars/lab.yml)
+CONFIG = "/etc/linuxptp/quantbot-hft-%s.conf" % HFT_IF
+LOCK_TIMEOUT = 240  # s: announce timeout + servo lock under TCG
+
+
+def journal(host, unit, lines=40):
+    with host.sudo():
+        return host.run("journalctl -b -u %s --no-pager -n %d" % (unit, lines)).stdout
+
+
+def probe(host):
+    """quantbot.hft.ptp_probe on the node, as validation runs it."""
+    return host.ansible("quantbot.hft.ptp_probe", "config=%s max_offset_ns=%s" % (CONFIG, THRESHOLD_NS),
+                        become=True, check=False)
+
+
+def locked_probe(host):
+    """The first probe that shows SLAVE within LOCK_TIMEOUT, else the last one."""
+    deadline = time.time() + LOCK_TIMEOUT
+    result = probe(host)
+    while result.get("port_state") != "SLAVE" and time.time() < deadline:
+        time.sleep(5)
+        result = probe(host)
+    return result
+
+
+@pytest.fixture(scope="module")
+def ptp(host):
+    return locked_probe(host)
+
+
+def test_ptp4l_instance_active(host):
+    unit = "ptp4l@%s.service" % HFT_IF
+    assert host.service(unit).is_running, journal(host, unit)
+
+
+def test_ptp4l_instance_enabled(host):
+    assert host.service("ptp4l@%s.service" % HFT_IF).is_enabled
+
+
+@pytest.mark.skipif(SOFTWARE, reason="hardware timestamping only")
+def test_phc2sys_active_in_hardware_mode(host):
+    unit = "phc2sys@%s.service" % HFT_IF
+    assert host.service(unit).is_running, journal(host, unit)
+
+
+@pytest.mark.skipif(not SOFTWARE, reason="software timestamping only")
+def test_phc2sys_not_started_in_software_mode(host):
+    assert not host.service("phc2sys@%s.service" % HFT_IF).is_running
+
+
+def test_ptp4l_runs_on_housekeeping_cpus_with_sched_fifo(host):
+    with host.sudo():
+        pid = host.check_output("systemctl show -p MainPID --value ptp4l@%s.service" % HFT_IF).strip()
+        policy = host.check_output("chrt -p %s" % pid)
+    assert "SCHED_FIFO" in policy, policy
+
+
+def test_conflicting_time_daemon_stopped(host):
+    assert not host.service("systemd-timesyncd.service").is_running
+
+
+def test_port_state_slave(host, ptp):
+    assert ptp["port_state"] == "SLAVE", "%s\n%s" % (ptp, journal(host, "ptp4l@%s.service" % HFT_IF))
+
+
+def test_offset_under_lab_threshold(host, ptp):
+    assert ptp["offset_ns"] is not None and abs(ptp["offset_ns"]) <= THRESHOLD_NS, ptp
+
+
+def test_probe_judges_healthy(host, ptp):
+    assert ptp["healthy"] is True, ptp["reasons"]
+
+
+def test_hardware_required_fails_clearly_on_a_nic_without_it(host):
+    """The management NIC (virtio) has no hardware timestamping: the check the ptp role runs first refuses it."""
+    result = host.ansible("quantbot.hft.nic_timestamping", "interface=%s require=hardware" % MGMT_IF,
+                          check=False)
+    assert result.get("failed") is True, result
+    assert "lacks hardware timestamping" in result["msg"]
+
+
+@pytest.mark.parametrize("pf", SRIOV_PFS, ids=[pf["name"] for pf in SRIOV_PFS])
+def test_vf_count(host, pf):
+    path = "/sys/class/net/%s/device/sriov_numvfs" % pf["name"]
+    assert int(host.file(path).content_string.strip()) == pf["num_vfs"], journal(host, "quantbot-sriov.service")
+
+
+@pytest.mark.parametrize("pf", SRIOV_PFS, ids=[pf["name"] for pf in SRIOV_PFS])
+def test_vf_driver(host, pf):
+    want = pf.get("driver", "kernel")
+    for index in range(pf["num_vfs"]):
+        link = host.file("/sys/class/net/%s/device/virtfn%d/driver" % (pf["name"], index)).linked_to
+        driver = os.path.basename(link)
+        assert (driver == "vfio-pci") if want == "vfio-pci" else (driver not in ("", "vfio-pci")), (index, driver)
+
+
+def test_vfs_were_created_by_the_boot_unit(host):
+    """After the side_effect reboot only quantbot-sriov.service can have created the VFs."""
+    unit = "quantbot-sriov.service"
+    with host.sudo():
+        state = host.run("systemctl show -p ActiveState -p Result --value %s" % unit).stdout.split()
+    assert state == ["active", "success"], journal(host, unit)
+
+
+def test_persistence_unit_enabled(host):
+    assert host.service("quantbot-sriov.service").is_enabled
+
+
+def test_persistence_unit_ordered_before_network_and_kubelet(host):
+    before = host.check_output("systemctl show -p Before --value quantbot-sriov.service").split()
+    assert "network-pre.target" in before and "kubelet.service" in before
+
+
+def test_device_plugin_config_names_the_runbook_resource(host):
+    with host.sudo():
+        config = json.loads(host.file("/etc/quantbot-hft/sriov-device-plugin-config.json").content_string)
+    entry = config["resourceList"][0]
+    assert (entry["resourcePrefix"], entry["resourceName"]) == ("openshift.io", "quantbot_hft_vf")

@@ -1,0 +1,378 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, quantbot.hft maintainers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""One Kubernetes client factory for every quantbot.hft module.
+
+After kubernetes.core's ``get_api_client()``: explicit host/api_key, kubeconfig
+content, a kubeconfig file (with context), the environment's kubeconfig, and the
+in-cluster service account, in that order. The factory returns a plain
+``kubernetes.client.ApiClient``; ``KubeApi`` wraps it with the few calls the
+modules make and always hands back plain JSON dicts (read with
+``_preload_content=False``), so the logic in ``_validate``/``_nodeops`` never sees
+client model classes and works the same with old and new client releases.
+
+Nothing here imports AnsibleModule. Errors are raised as ``KubeError``.
+"""
+
+from __future__ import (absolute_import, division, print_function)
+__metaclass__ = type
+
+import copy
+import json
+import os
+import traceback
+
+try:
+    from urllib.parse import quote
+except ImportError:  # Python 2 (sanity import test)
+    from urllib import quote  # type: ignore
+
+try:
+    from kubernetes import client as k8s_client
+    from kubernetes import config as k8s_config
+    from kubernetes.client.rest import ApiException
+    HAS_KUBERNETES = True
+    KUBERNETES_IMPORT_ERROR = None
+except ImportError:
+    k8s_client = None
+    k8s_config = None
+    HAS_KUBERNETES = False
+    KUBERNETES_IMPORT_ERROR = traceback.format_exc()
+
+    class ApiException(Exception):  # noqa: N818  (name matches the client's)
+        status = 0
+
+try:
+    import yaml
+    HAS_YAML = True
+except ImportError:
+    HAS_YAML = False
+
+
+REDACTED = "********"
+
+# Keys whose values are secret wherever they appear in returned data.
+SECRET_KEYS = frozenset([
+    "token", "api_key", "kubeconfig_content", "token-secret", "client-key-data",
+    "client_key_data", "password", "bearer_token", "authorization",
+])
+
+# In-cluster service account files (as the kubelet mounts them).
+SA_TOKEN_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+SA_CA_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"
+
+STRATEGIC_MERGE = "application/strategic-merge-patch+json"
+MERGE_PATCH = "application/merge-patch+json"
+
+# The shared argument spec; plugins/doc_fragments/kube.py documents the same options.
+KUBE_AUTH_ARG_SPEC = dict(
+    kubeconfig=dict(type="path"),
+    kubeconfig_content=dict(type="raw", no_log=True),
+    context=dict(type="str"),
+    host=dict(type="str"),
+    api_key=dict(type="str", no_log=True),
+    validate_certs=dict(type="bool", default=True, aliases=["verify_ssl"]),
+    ca_cert=dict(type="path", aliases=["ssl_ca_cert"]),
+    proxy=dict(type="str"),
+    in_cluster=dict(type="bool", default=False),
+    api_timeout=dict(type="int", default=30),
+)
+
+AUTH_KEYS = tuple(KUBE_AUTH_ARG_SPEC)
+
+
+class KubeError(Exception):
+    """A Kubernetes API or configuration problem; ``status`` is the HTTP code (0 if none)."""
+
+    def __init__(self, msg, status=0, reason=None):
+        super(KubeError, self).__init__(msg)
+        self.status = status
+        self.reason = reason
+
+
+def auth_params(params):
+    """The subset of module params that the factory reads."""
+    return dict((key, params.get(key)) for key in AUTH_KEYS)
+
+
+def secret_values(params):
+    """Secret strings present in params (for no_log_values and redact())."""
+    values = []
+    for key in ("api_key", "token"):
+        if params.get(key):
+            values.append(str(params[key]))
+    content = params.get("kubeconfig_content")
+    if isinstance(content, str) and content:
+        values.append(content)
+    return values
+
+
+def redact(data, secrets=()):
+    """Deep copy of data with secret keys and any occurrence of a secret string masked."""
+    secrets = [s for s in secrets if s]
+
+    def _mask(text):
+        for secret in secrets:
+            if secret in text:
+                text = text.replace(secret, REDACTED)
+        return text
+
+    def _walk(value):
+        if isinstance(value, dict):
+            out = {}
+            for key, item in value.items():
+                if isinstance(key, str) and key.lower() in SECRET_KEYS and item not in (None, ""):
+                    out[key] = REDACTED
+                else:
+                    out[key] = _walk(item)
+            return out
+        if isinstance(value, (list, tuple)):
+            return [_walk(item) for item in value]
+        if isinstance(value, str):
+            return _mask(value)
+        return copy.deepcopy(value)
+
+    return _walk(data)
+
+
+# --------------------------------------------------------------------------
+# the factory
+# --------------------------------------------------------------------------
+def _load_content(content):
+    if isinstance(content, dict):
+        return content
+    if isinstance(content, str):
+        if not HAS_YAML:
+            raise KubeError("kubeconfig_content as a string needs PyYAML")
+        try:
+            loaded = yaml.safe_load(content)
+        except yaml.YAMLError:
+            raise KubeError("kubeconfig_content is not valid YAML (content not shown)")
+        if isinstance(loaded, dict):
+            return loaded
+    raise KubeError("kubeconfig_content must be a kubeconfig mapping or its YAML text")
+
+
+def _env_kubeconfig(environ):
+    for name in ("K8S_AUTH_KUBECONFIG", "KUBECONFIG"):
+        if environ.get(name):
+            return environ[name]
+    return None
+
+
+def build_configuration(params, environ=None, sa_token_file=SA_TOKEN_FILE, sa_ca_file=SA_CA_FILE):
+    """Return (kubernetes.client.Configuration, source) from the auth params.
+
+    Order: host (+api_key, ca_cert), kubeconfig_content, kubeconfig, in_cluster=true,
+    $K8S_AUTH_KUBECONFIG / $KUBECONFIG, the service account when running in a pod,
+    ~/.kube/config. ``host``/``api_key``/``ca_cert``/``validate_certs`` given with a
+    kubeconfig override its values.
+    """
+    if not HAS_KUBERNETES:
+        raise KubeError("the kubernetes Python library is required")
+    environ = os.environ if environ is None else environ
+    cfg = k8s_client.Configuration()
+    context = params.get("context")
+    content = params.get("kubeconfig_content")
+    path = params.get("kubeconfig")
+    host = params.get("host")
+    try:
+        if host and not (content or path):
+            source = "host"
+        elif content:
+            k8s_config.load_kube_config_from_dict(_load_content(content), context=context,
+                                                  client_configuration=cfg, persist_config=False)
+            source = "kubeconfig_content"
+        elif path:
+            if not os.path.exists(path):
+                raise KubeError("kubeconfig %s does not exist" % path)
+            k8s_config.load_kube_config(config_file=path, context=context,
+                                        client_configuration=cfg, persist_config=False)
+            source = "kubeconfig"
+        elif params.get("in_cluster") or (not _env_kubeconfig(environ)
+                                          and environ.get("KUBERNETES_SERVICE_HOST")
+                                          and os.path.exists(sa_token_file)):
+            loader = k8s_config.incluster_config.InClusterConfigLoader(
+                token_filename=sa_token_file, cert_filename=sa_ca_file, environ=environ)
+            loader.load_and_set(cfg)
+            source = "in_cluster"
+        else:
+            env_path = _env_kubeconfig(environ) or os.path.expanduser("~/.kube/config")
+            first = env_path.split(os.pathsep)[0]
+            if not os.path.exists(first):
+                raise KubeError(
+                    "no Kubernetes credentials: set kubeconfig, host or in_cluster "
+                    "(no %s, not running in a pod)" % first)
+            k8s_config.load_kube_config(config_file=env_path, context=context,
+                                        client_configuration=cfg, persist_config=False)
+            source = "environment kubeconfig"
+    except KubeError:
+        raise
+    except k8s_config.ConfigException as exc:
+        raise KubeError("cannot load Kubernetes configuration: %s" % exc)
+    except (IOError, OSError, ValueError, TypeError) as exc:
+        raise KubeError("cannot load Kubernetes configuration: %s" % exc)
+
+    if host:
+        cfg.host = host
+    if params.get("api_key"):
+        # Both spellings: recent clients look up "BearerToken", older ones "authorization".
+        value = "Bearer %s" % params["api_key"]
+        cfg.api_key = {"BearerToken": value, "authorization": value}
+        cfg.api_key_prefix = {}
+        cfg.refresh_api_key_hook = None
+    if params.get("ca_cert"):
+        cfg.ssl_ca_cert = params["ca_cert"]
+    if params.get("validate_certs") is False:
+        cfg.verify_ssl = False
+    # Proxy-free unless asked: the client would otherwise take $https_proxy from
+    # the environment, which on a trading node usually points nowhere useful.
+    if params.get("proxy"):
+        cfg.proxy = params["proxy"]
+    elif getattr(cfg, "_proxy_from_env", False) or source == "host":
+        cfg.proxy = None
+    if not cfg.host:
+        raise KubeError("no API server host in the configuration")
+    return cfg, source
+
+
+def get_api_client(params, environ=None, **kwargs):
+    """The one client factory: a kubernetes.client.ApiClient from the auth params."""
+    cfg, dummy = build_configuration(params, environ=environ, **kwargs)
+    return k8s_client.ApiClient(configuration=cfg)
+
+
+# --------------------------------------------------------------------------
+# the few API calls the modules make, as plain dicts
+# --------------------------------------------------------------------------
+def _error_message(exc):
+    body = getattr(exc, "body", None)
+    message = None
+    if body:
+        try:
+            message = json.loads(body).get("message")
+        except (ValueError, TypeError, AttributeError):
+            message = None
+    return message or getattr(exc, "reason", None) or str(exc)
+
+
+class KubeApi(object):
+    """The few API calls the modules make, as raw JSON requests through the ApiClient.
+
+    Raw requests keep the answers plain dicts (no model classes, so fields a
+    model does not know survive) and avoid loading CoreV1Api, which costs
+    more than a second per module run with recent clients. Both client
+    generations are supported: ``param_serialize``/``call_api`` (kubernetes
+    >= 33) and the older ``call_api(resource_path, method, ...)``.
+    """
+
+    def __init__(self, api_client, timeout=30):
+        self.api_client = api_client
+        self.timeout = timeout
+
+    def request(self, what, method, path, query=None, body=None, content_type="application/json"):
+        headers = {"Accept": "application/json"}
+        if body is not None:
+            headers["Content-Type"] = content_type
+        query = list((query or {}).items())
+        client = self.api_client
+        try:
+            if hasattr(client, "param_serialize"):
+                method_, url, hdrs, body_, post = client.param_serialize(
+                    method=method, resource_path=path, query_params=query, header_params=headers,
+                    body=body, auth_settings=["BearerToken"])
+                resp = client.call_api(method_, url, header_params=hdrs, body=body_, post_params=post,
+                                       _request_timeout=self.timeout)
+                data = resp.read()
+                if not 200 <= resp.status < 300:
+                    raise ApiException(status=resp.status, reason=resp.reason, body=data)
+            else:  # kubernetes < 33
+                resp = client.call_api(path, method, query_params=query, header_params=headers, body=body,
+                                       auth_settings=["BearerToken"], _preload_content=False,
+                                       _return_http_data_only=True, _request_timeout=self.timeout)
+                data = resp.data
+        except ApiException as exc:
+            raise KubeError("%s: %s %s" % (what, exc.status, _error_message(exc)),
+                            status=exc.status, reason=getattr(exc, "reason", None))
+        except Exception as exc:  # urllib3/socket/ssl errors
+            raise KubeError("%s: %s" % (what, exc))
+        if isinstance(data, bytes):
+            data = data.decode("utf-8", "replace")
+        if not data or not data.strip():
+            return {}
+        try:
+            return json.loads(data)
+        except ValueError:
+            raise KubeError("%s: the API answered with non-JSON content" % what)
+
+    def _get_or_none(self, what, path):
+        try:
+            return self.request(what, "GET", path)
+        except KubeError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def get_node(self, name):
+        """The Node as a dict, or None if it does not exist."""
+        return self._get_or_none("GET node %s" % name, "/api/v1/nodes/%s" % quote(name, safe=""))
+
+    def patch_node(self, name, body, content_type=STRATEGIC_MERGE):
+        return self.request("PATCH node %s" % name, "PATCH", "/api/v1/nodes/%s" % quote(name, safe=""),
+                            body=body, content_type=content_type)
+
+    def list_pods_on_node(self, node_name, namespace=None):
+        """Pods bound to node_name: ONE list request with a field selector.
+
+        The result is filtered again on spec.nodeName, so a server that ignores
+        field selectors (a test double) cannot widen the answer.
+        """
+        query = {"fieldSelector": "spec.nodeName=%s" % node_name}
+        if namespace:
+            data = self.request("LIST pods in %s" % namespace, "GET",
+                                "/api/v1/namespaces/%s/pods" % quote(namespace, safe=""), query=query)
+        else:
+            data = self.request("LIST pods", "GET", "/api/v1/pods", query=query)
+        return [pod for pod in data.get("items") or []
+                if (pod.get("spec") or {}).get("nodeName") == node_name]
+
+    def get_pod(self, namespace, name):
+        return self._get_or_none("GET pod %s/%s" % (namespace, name), "/api/v1/namespaces/%s/pods/%s" % (
+            quote(namespace, safe=""), quote(name, safe="")))
+
+    def evict_pod(self, namespace, name):
+        """POST pods/<name>/eviction. Returns the HTTP status (201, 404 or 429)."""
+        body = {"apiVersion": "policy/v1", "kind": "Eviction",
+                "metadata": {"name": name, "namespace": namespace}}
+        try:
+            path = "/api/v1/namespaces/%s/pods/%s/eviction" % (quote(namespace, safe=""), quote(name, safe=""))
+            self.request("EVICT pod %s/%s" % (namespace, name), "POST", path, body=body)
+        except KubeError as exc:
+            if exc.status in (404, 429):
+                return exc.status
+            raise
+        return 201
+
+    def node_configz(self, name):
+        """The kubelet's /configz through the API server's node proxy."""
+        return self.request("GET nodes/%s/proxy/configz" % name, "GET",
+                            "/api/v1/nodes/%s/proxy/configz" % quote(name, safe=""))
+
+    def get_configmap(self, namespace, name):
+        return self._get_or_none("GET configmap %s/%s" % (namespace, name),
+                                 "/api/v1/namespaces/%s/configmaps/%s" % (quote(namespace, safe=""),
+                                                                          quote(name, safe="")))
+
+    def create_secret(self, namespace, body):
+        return self.request("CREATE secret in %s" % namespace, "POST",
+                            "/api/v1/namespaces/%s/secrets" % quote(namespace, safe=""), body=body)
+
+
+def ca_file_bytes(api_client):
+    """The PEM of the CA the client trusts (from ssl_ca_cert), or None."""
+    path = getattr(api_client.configuration, "ssl_ca_cert", None)
+    if path and os.path.exists(path):
+        with open(path, "rb") as handle:
+            return handle.read()
+    return None

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The main job on the embedded default target: boot the lab node (a QEMU VM
+# that boots through its own GRUB) and onboard it.
+#   ansible-playbook onboard.yml -l hft-lab-1
+# The VM stays up afterwards; `.venv/bin/hftlab down` stops it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PWD/.venv/bin:$PATH"
+hftlab up
+ansible-playbook onboard.yml -l hft-lab-1 "$@"
+echo
+echo "The lab node is still running: '.venv/bin/hftlab ssh' logs in, '.venv/bin/hftlab down' stops it."

@@ -1,0 +1,441 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, quantbot.hft maintainers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""A Kubernetes API for the node_* module tests: kmock in a thread, or a real cluster.
+
+``kube`` (function scope) gives each test a fresh API and a kubeconfig file:
+
+* default: a kmock 0.8 ``KubernetesEmulator`` served on 127.0.0.1 from an
+  asyncio loop in a background thread (kmock's own pytest fixture is async,
+  and the modules run as subprocesses, so the server must live outside the
+  test's own event loop). The modules reach it through the kubeconfig.
+* ``QUANTBOT_REAL_CLUSTER=1`` with ``$KUBECONFIG`` set: the same tests run
+  against that cluster. Tests marked ``kmock_only`` are skipped there (they
+  seed what a real cluster computes itself: Node status, kubelet configz,
+  PodDisruptionBudget refusals). Node-level tests use ``$QUANTBOT_TEST_NODE``
+  (an existing, disposable worker) and a test label key
+  ``test.quantbot.io/hft-it`` instead of ``quantbot.io/hft``; pods go to a
+  throw-away namespace ``quantbot-it-<random>`` that is deleted afterwards.
+
+kmock gaps filled here with custom handlers (kmock 0.8 serves them wrong or not at all):
+
+1. LIST pods/nodes honour ``fieldSelector`` (``spec.nodeName=``, ``metadata.name=``,
+   ``metadata.namespace=``, ``status.phase=``, with ``=``, ``==`` and ``!=``) and
+   ``labelSelector`` (``k=v``, ``k==v``, ``k!=v``, ``k``, ``!k``). kmock ignores both and
+   returns everything. (The modules also filter on spec.nodeName themselves.)
+2. ``POST .../pods/NAME/eviction`` (policy/v1 Eviction): deletes the pod and
+   answers 201 like the API server, 404 for a missing pod, and 429 (a
+   PodDisruptionBudget refusal) while ``kube.refuse_evictions[ns/name]`` > 0.
+   kmock has no eviction subresource.
+3. ``GET /api/v1/nodes/NAME/proxy/configz``: answers ``kube.configz[NAME]``
+   (default: cpuManagerPolicy static, topologyManagerPolicy single-numa-node).
+   kmock would return the Node object itself (it ignores the subresource).
+4. Pod reads/lists add the ``uid`` kmock leaves out, so drain can tell a
+   recreated pod from the one it evicted.
+
+Not filled (the modules do not depend on them): keyed strategic merge of
+lists (the modules send whole taint lists), status subresource, PUT,
+resourceVersion preconditions (node_label only sends a resourceVersion when
+the Node has one, which kmock Nodes do not).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import threading
+import uuid
+
+import pytest
+
+INTEG_DIR = os.path.dirname(os.path.abspath(__file__))
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(INTEG_DIR)))
+COLLECTIONS = os.path.join(REPO_ROOT, ".collections")
+if os.path.isdir(COLLECTIONS) and COLLECTIONS not in sys.path:
+    sys.path.insert(0, COLLECTIONS)
+
+REAL = os.environ.get("QUANTBOT_REAL_CLUSTER") == "1" and bool(os.environ.get("KUBECONFIG"))
+TEST_TOKEN = "kmock-s3cr3t-bearer-token-do-not-print"
+MODULE_PKG = "ansible_collections.quantbot.hft.plugins.modules"
+
+DEFAULT_CONFIGZ = {"kubeletconfig": {"cpuManagerPolicy": "static",
+                                     "topologyManagerPolicy": "single-numa-node",
+                                     "reservedSystemCPUs": "0-1,4-5"}}
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "kmock_only: needs seeding a real cluster cannot do; skipped "
+                                       "when QUANTBOT_REAL_CLUSTER=1")
+
+
+def pytest_collection_modifyitems(config, items):
+    if not REAL:
+        return
+    skip = pytest.mark.skip(reason="seeds Node status/configz/PDB refusals: kmock only")
+    for item in items:
+        if "kmock_only" in item.keywords:
+            item.add_marker(skip)
+
+
+# --------------------------------------------------------------------------
+# selectors (gap 1)
+# --------------------------------------------------------------------------
+def _field(obj, path):
+    value = obj
+    for part in path.split("."):
+        value = (value or {}).get(part) if isinstance(value, dict) else None
+    return "" if value is None else str(value)
+
+
+def match_fields(obj, selector):
+    for term in filter(None, (selector or "").split(",")):
+        if "!=" in term:
+            key, val = term.split("!=", 1)
+            if _field(obj, key) == val:
+                return False
+        else:
+            key, val = term.replace("==", "=").split("=", 1)
+            if _field(obj, key) != val:
+                return False
+    return True
+
+
+def match_labels(obj, selector):
+    labels = (obj.get("metadata") or {}).get("labels") or {}
+    for term in filter(None, (selector or "").split(",")):
+        term = term.strip()
+        if "!=" in term:
+            key, val = term.split("!=", 1)
+            if labels.get(key) == val:
+                return False
+        elif "=" in term:
+            key, val = term.replace("==", "=").split("=", 1)
+            if labels.get(key) != val:
+                return False
+        elif term.startswith("!"):
+            if term[1:] in labels:
+                return False
+        elif term not in labels:
+            return False
+    return True
+
+
+# --------------------------------------------------------------------------
+# the kmock server in a thread
+# --------------------------------------------------------------------------
+class KmockServer(object):
+    """kmock KubernetesEmulator on 127.0.0.1:<random port>, run by a background thread."""
+
+    def __init__(self):
+        self.port = None
+        self.configz = {}
+        self.refuse_evictions = {}
+        self.evictions = []
+        self._ready = threading.Event()
+        self._error = None
+        self._loop = None
+        self._stop = None
+        self._thread = threading.Thread(target=self._run, name="kmock", daemon=True)
+
+    # lifecycle -----------------------------------------------------------
+    def start(self):
+        self._thread.start()
+        if not self._ready.wait(20):
+            raise RuntimeError("kmock did not start: %r" % (self._error,))
+        if self._error:
+            raise self._error
+        return self
+
+    def stop(self):
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(10)
+
+    def _run(self):
+        self._loop = asyncio.new_event_loop()
+        try:
+            self._loop.run_until_complete(self._main())
+        except Exception as exc:  # surfaced by start()
+            self._error = exc
+            self._ready.set()
+        finally:
+            self._loop.close()
+
+    async def _main(self):
+        import kmock
+        from kmock._internal.k8s import KubernetesError
+
+        self._stop = asyncio.Event()
+        async with kmock.KubernetesEmulator() as km, kmock.Server(km, host="127.0.0.1") as srv:
+            self.km = km
+            self.port = srv.port
+
+            def live(resource, namespace=None):
+                out = []
+                for (res, ns, dummy), obj in km.objects.items():
+                    if res == resource and not obj.deleted and (namespace is None or ns == namespace):
+                        raw = dict(obj.raw)
+                        meta = dict(raw.get("metadata") or {})
+                        meta.setdefault("uid", str(uuid.uuid5(uuid.NAMESPACE_URL, "%s/%s/%s" % (
+                            resource.plural, ns, meta.get("name")))))
+                        raw["metadata"] = meta
+                        out.append(raw)
+                return out
+
+            def lister(kind):
+                def _list(request):
+                    items = [obj for obj in live(request.resource, request.namespace)
+                             if match_fields(obj, request.params.get("fieldSelector"))
+                             and match_labels(obj, request.params.get("labelSelector"))]
+                    return {"apiVersion": "v1", "kind": kind, "metadata": {"resourceVersion": "1"},
+                            "items": items}
+                return _list
+
+            km[kmock.action.LIST, kmock.resource("v1/pods")] << lister("PodList")
+            km[kmock.action.LIST, kmock.resource("v1/nodes")] << lister("NodeList")
+
+            def evict(request):
+                ref = "%s/%s" % (request.namespace, request.name)
+                self.evictions.append(ref)
+                key = (kmock.resource("v1/pods"), request.namespace, request.name)
+                if key not in km.objects or km.objects[key].deleted:
+                    raise KubernetesError(status=404, reason="NotFound", message='pods "%s" not found' % request.name)
+                if self.refuse_evictions.get(ref, 0) > 0:
+                    self.refuse_evictions[ref] -= 1
+                    raise KubernetesError(status=429, reason="TooManyRequests",
+                                          message="Cannot evict pod as it would violate the pod's disruption budget.")
+                km.objects[key].delete()
+                return {"apiVersion": "v1", "kind": "Status", "status": "Success", "code": 201}
+
+            km["post", kmock.resource("v1/pods"), kmock.subresource("eviction")] << evict
+
+            def configz(request):
+                if request.name in self.configz:
+                    value = self.configz[request.name]
+                    if isinstance(value, int):
+                        raise KubernetesError(status=value, reason="Unavailable", message="kubelet unreachable")
+                    return value
+                return DEFAULT_CONFIGZ
+
+            km["get", kmock.resource("v1/nodes"), kmock.subresource("proxy/configz")] << configz
+
+            def fetch_pod(request):
+                found = [p for p in live(request.resource, request.namespace)
+                         if p["metadata"].get("name") == request.name]
+                if not found:
+                    raise KubernetesError(status=404, reason="NotFound", message='pods "%s" not found' % request.name)
+                return found[0]
+
+            km[kmock.action.FETCH, kmock.resource("v1/pods"), kmock.subresource(None)] << fetch_pod
+
+            self._ready.set()
+            await self._stop.wait()
+
+    # helpers -------------------------------------------------------------
+    @property
+    def url(self):
+        return "http://127.0.0.1:%d" % self.port
+
+    def requests(self):
+        """(method, path, query) of every request served so far."""
+        return [(str(r.method.value if hasattr(r.method, "value") else r.method).upper(), r.url.path,
+                 dict(r.params)) for r in list(self.km._requests)]
+
+
+def write_kubeconfig(path, server, token=TEST_TOKEN, context="kmock"):
+    data = {
+        "apiVersion": "v1", "kind": "Config",
+        "clusters": [{"name": "kmock", "cluster": {"server": server}},
+                     {"name": "elsewhere", "cluster": {"server": "http://127.0.0.1:9"}}],
+        "users": [{"name": "tester", "user": {"token": token}}],
+        "contexts": [{"name": context, "context": {"cluster": "kmock", "user": "tester"}},
+                     {"name": "wrong", "context": {"cluster": "elsewhere", "user": "tester"}}],
+        "current-context": context,
+    }
+    with open(path, "w") as handle:
+        json.dump(data, handle)  # JSON is YAML
+    return str(path)
+
+
+# --------------------------------------------------------------------------
+# the fixture object
+# --------------------------------------------------------------------------
+class Kube(object):
+    """What a test needs: kubeconfig, a client, seeding helpers and a module runner."""
+
+    def __init__(self, kubeconfig, server=None, real=False, tmp_path=None):
+        from kubernetes import client, config
+
+        self.kubeconfig = kubeconfig
+        self.server = server
+        self.real = real
+        self.tmp_path = tmp_path
+        cfg = client.Configuration()
+        config.load_kube_config(config_file=kubeconfig, client_configuration=cfg, persist_config=False)
+        cfg.proxy = None
+        self.client = client
+        self.api_client = client.ApiClient(cfg)
+        self.v1 = client.CoreV1Api(self.api_client)
+        self.token = None if real else TEST_TOKEN  # the bearer token that must never be printed
+        self.label_key = "test.quantbot.io/hft-it" if real else "quantbot.io/hft"
+        self.namespace = "quantbot-it-%s" % uuid.uuid4().hex[:6] if real else "alphaswarm-bots"
+        self._created_ns = False
+        self._cleanup = []
+
+    # reading -------------------------------------------------------------
+    def node(self, name):
+        resp = self.v1.read_node(name, _preload_content=False)
+        return json.loads(resp.data)
+
+    def pod_exists(self, namespace, name):
+        from kubernetes.client.rest import ApiException
+        try:
+            self.v1.read_namespaced_pod(name, namespace, _preload_content=False)
+            return True
+        except ApiException as exc:
+            if exc.status == 404:
+                return False
+            raise
+
+    # seeding -------------------------------------------------------------
+    def node_name(self):
+        if self.real:
+            name = os.environ.get("QUANTBOT_TEST_NODE")
+            if not name:
+                pytest.skip("set QUANTBOT_TEST_NODE to a disposable worker for real-cluster node tests")
+            return name
+        return None
+
+    def seed_node(self, name, labels=None, taints=None, allocatable=None, ready=True, unschedulable=False):
+        """Create a Node (kmock) with status; on a real cluster return the existing test node."""
+        real_name = self.node_name()
+        if real_name:
+            return real_name
+        body = {"apiVersion": "v1", "kind": "Node",
+                "metadata": {"name": name, "labels": dict({"kubernetes.io/hostname": name}, **(labels or {}))},
+                "spec": {}}
+        if taints:
+            body["spec"]["taints"] = taints
+        if unschedulable:
+            body["spec"]["unschedulable"] = True
+        self.v1.create_node(body, _preload_content=False)
+        status = {"conditions": [{"type": "Ready", "status": "True" if ready else "False",
+                                  "reason": "KubeletReady" if ready else "KubeletNotReady"}]}
+        if allocatable is not None:
+            status["allocatable"] = allocatable
+            status["capacity"] = allocatable
+        self.v1.patch_node_status(name, {"status": status}, _preload_content=False)
+        return name
+
+    def ensure_namespace(self, namespace=None):
+        namespace = namespace or self.namespace
+        if self.real and not self._created_ns:
+            self.v1.create_namespace({"metadata": {"name": namespace}}, _preload_content=False)
+            self._created_ns = True
+            self._cleanup.append(lambda: self.v1.delete_namespace(namespace, _preload_content=False))
+        return namespace
+
+    def seed_pod(self, name, node, namespace=None, phase="Running", owner=None, cpu=None, memory=None,
+                 cpu_limit=None, memory_limit=None, labels=None, annotations=None, volumes=None):
+        namespace = self.ensure_namespace(namespace)
+        resources = {}
+        if cpu or memory:
+            resources["requests"] = dict((k, v) for k, v in (("cpu", cpu), ("memory", memory)) if v)
+        if cpu_limit or memory_limit:
+            resources["limits"] = dict((k, v) for k, v in (("cpu", cpu_limit), ("memory", memory_limit)) if v)
+        meta = {"name": name, "namespace": namespace, "labels": labels or {"app": name}}
+        if annotations:
+            meta["annotations"] = annotations
+        if owner:
+            kind, oname = owner
+            meta["ownerReferences"] = [{"apiVersion": "apps/v1", "kind": kind, "name": oname,
+                                        "uid": str(uuid.uuid4()), "controller": True}]
+        body = {"apiVersion": "v1", "kind": "Pod", "metadata": meta,
+                "spec": {"nodeName": node,
+                         "containers": [{"name": "bot", "image": "registry.invalid/bot:1",
+                                         "resources": resources}]}}
+        if volumes:
+            body["spec"]["volumes"] = volumes
+        self.v1.create_namespaced_pod(namespace, body, _preload_content=False)
+        if not self.real and phase:
+            self.v1.patch_namespaced_pod_status(name, namespace, {"status": {"phase": phase}},
+                                                _preload_content=False)
+        return "%s/%s" % (namespace, name)
+
+    def cleanup(self):
+        for fn in reversed(self._cleanup):
+            try:
+                fn()
+            except Exception:  # best effort on a real cluster
+                pass
+
+    # running modules -----------------------------------------------------
+    def run(self, module, args, check=False, diff=False, auth=True, env=None, timeout=60):
+        """Run quantbot.hft.<module> as Ansible runs it (JSON args on stdin); return the result dict."""
+        module_args = dict(args)
+        if auth:
+            module_args.setdefault("kubeconfig", self.kubeconfig)
+        module_args["_ansible_check_mode"] = check
+        module_args["_ansible_diff"] = diff
+        run_env = dict(os.environ)
+        run_env["PYTHONPATH"] = COLLECTIONS + os.pathsep + run_env.get("PYTHONPATH", "")
+        run_env.update(env or {})
+        proc = subprocess.run([sys.executable, "-m", "%s.%s" % (MODULE_PKG, module)],
+                              input=json.dumps({"ANSIBLE_MODULE_ARGS": module_args}),
+                              capture_output=True, text=True, timeout=timeout, env=run_env, cwd=REPO_ROOT,
+                              check=False)
+        out = proc.stdout.strip()
+        try:
+            result = json.loads(out[out.index("{"):])
+        except ValueError:
+            raise AssertionError("module %s printed no JSON (rc %s):\n%s\n%s" % (module, proc.returncode,
+                                                                                 proc.stdout, proc.stderr))
+        result["_raw"] = proc.stdout + proc.stderr
+        result["_rc"] = proc.returncode
+        return result
+
+    def run_adhoc(self, module, args, timeout=120):
+        """Run quantbot.hft.<module> through `ansible localhost -m` (AnsiballZ, callbacks and all).
+
+        Returns (status word such as SUCCESS/CHANGED/FAILED/SKIPPED, result dict).
+        """
+        module_args = dict(args)
+        module_args.setdefault("kubeconfig", self.kubeconfig)
+        bindir = os.path.dirname(sys.executable)
+        env = dict(os.environ, PATH=bindir + os.pathsep + os.environ.get("PATH", ""), ANSIBLE_NOCOLOR="1")
+        proc = subprocess.run([os.path.join(bindir, "ansible"), "localhost", "-o", "-m", "quantbot.hft." + module,
+                               "-a", json.dumps(module_args)],
+                              capture_output=True, text=True, timeout=timeout, env=env, cwd=REPO_ROOT, check=False)
+        line = [ln for ln in proc.stdout.splitlines() if ln.startswith("localhost | ")]
+        if not line:
+            raise AssertionError("ansible printed no result:\n%s\n%s" % (proc.stdout, proc.stderr))
+        head, dummy, body = line[0].partition(" => ")
+        return head.split(" | ")[1].split(":")[0].strip(), json.loads(body) if body else {}
+
+
+@pytest.fixture
+def kube(tmp_path):
+    if REAL:
+        k = Kube(os.environ["KUBECONFIG"].split(os.pathsep)[0], real=True, tmp_path=tmp_path)
+        yield k
+        k.cleanup()
+        return
+    server = KmockServer().start()
+    try:
+        path = write_kubeconfig(tmp_path / "kubeconfig", server.url)
+        yield Kube(path, server=server, tmp_path=tmp_path)
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def hft_node(kube):
+    """A Node with everything the runbook's checks want (kmock), or $QUANTBOT_TEST_NODE."""
+    name = kube.seed_node("hft-node-07", allocatable={
+        "cpu": "8", "memory": "16Gi", "pods": "110",
+        "hugepages-2Mi": "2Gi", "openshift.io/quantbot_hft_vf": "4"})
+    return name

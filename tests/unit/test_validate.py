@@ -1,0 +1,250 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, quantbot.hft maintainers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Pure tests of module_utils/_validate.py: each check from observed data to a record."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from ansible_collections.quantbot.hft.plugins.module_utils import _validate as v
+
+PLAN = {
+    "reserved_cpus": "0-1,4-5",
+    "isolated_cpus": "2-3,6-7",
+    "hft_numa_node": 1,
+    "hugepages": {"2M": {"0": 0, "1": 1024}, "1G": {"0": 0, "1": 0}},
+    "kernel_args": ["isolcpus=managed_irq,2-3,6-7", "nohz_full=2-3,6-7", "rcu_nocbs=2-3,6-7",
+                    "irqaffinity=0-1,4-5", "default_hugepagesz=2M", "hugepagesz=2M", "hugepages=1:1024"],
+}
+OPTS = {"label_key": "quantbot.io/hft", "label_value": "true", "ptp_namespace": "alphaswarm-bots",
+        "ptp_daemonset": "quantbot-ptp", "hugepages_resource": "hugepages-2Mi", "hugepages_request": "1Gi",
+        "vf_resource": "openshift.io/quantbot_hft_vf", "vf_request": 1, "cpu_manager_policy": "static",
+        "topology_manager_policy": "single-numa-node", "bot_namespace": "alphaswarm-bots", "bot_selector": {},
+        "nic": "ens1f0", "ptp_offset_threshold_ns": 100.0}
+
+
+def node(labels=None, allocatable=None):
+    return {"metadata": {"name": "hft-node-07", "labels": labels or {}},
+            "status": {"allocatable": allocatable or {}}}
+
+
+def pod(name, ns="alphaswarm-bots", owner=("StatefulSet", "s"), phase="Running", containers=None, qos=None):
+    meta = {"name": name, "namespace": ns}
+    if owner:
+        meta["ownerReferences"] = [{"kind": owner[0], "name": owner[1], "controller": True}]
+    status = {"phase": phase}
+    if qos:
+        status["qosClass"] = qos
+    return {"metadata": meta, "spec": {"nodeName": "hft-node-07", "containers": containers or []},
+            "status": status}
+
+
+def container(name="bot", req=None, lim=None):
+    return {"name": name, "resources": {"requests": req or {}, "limits": lim or {}}}
+
+
+GOOD_BOT = pod("mm-bot-0", containers=[container(req={"cpu": "4", "memory": "4Gi"},
+                                                 lim={"cpu": "4", "memory": "4Gi"})])
+PTP = pod("quantbot-ptp-4kx7z", owner=("DaemonSet", "quantbot-ptp"))
+
+
+@pytest.mark.parametrize("text, value", [
+    ("2Gi", 2 * 2 ** 30), ("1024Mi", 2 ** 30), ("500m", Decimal("0.5")), ("4", 4), (3, 3),
+    ("1e3", 1000), ("1k", 1000), ("1.5", Decimal("1.5")), ("2147483648", 2 ** 31),
+])
+def test_parse_quantity(text, value):
+    assert v.parse_quantity(text) == value
+
+
+def test_parse_quantity_rejects_junk():
+    with pytest.raises(v.ValidateError):
+        v.parse_quantity("2 GB")
+
+
+def test_summarise_has_the_runbook_shape():
+    records = [v.record("label", True, "a", "a"), v.record("ptp_pod", False, "x", "y", "do z")]
+    out = v.summarise(records)
+    assert out["valid"] is False
+    assert out["failures"] == [{"check": "ptp_pod", "expected": "x", "actual": "y", "hint": "do z"}]
+    assert out["checks"] == records
+    assert v.summarise([records[0]]) == {"valid": True, "failures": [], "checks": [records[0]]}
+    assert records[0]["hint"] == ""  # passing records carry no hint
+
+
+def test_label():
+    assert v.check_label(node({"quantbot.io/hft": "true"}), "quantbot.io/hft", "true")["ok"]
+    rec = v.check_label(node({"quantbot.io/hft": "false"}), "quantbot.io/hft", "true")
+    assert not rec["ok"] and rec["actual"] == "quantbot.io/hft=false"
+    assert "kubectl label nodes hft-node-07 quantbot.io/hft=true" in rec["hint"]
+
+
+def test_ptp_pod():
+    assert v.check_ptp_pod([PTP], "alphaswarm-bots", "quantbot-ptp")["ok"]
+    pending = dict(PTP, status={"phase": "Pending"})
+    rec = v.check_ptp_pod([pending], "alphaswarm-bots", "quantbot-ptp")
+    assert not rec["ok"] and rec["actual"] == "alphaswarm-bots/quantbot-ptp-4kx7z Pending"
+    wrong_ns = pod("quantbot-ptp-1", ns="default", owner=("DaemonSet", "quantbot-ptp"))
+    rec = v.check_ptp_pod([wrong_ns, GOOD_BOT], "alphaswarm-bots", "quantbot-ptp")
+    assert not rec["ok"] and rec["actual"] == "no quantbot-ptp pod on the node"
+
+
+@pytest.mark.parametrize("have, want, ok", [
+    ("2Gi", "1Gi", True), ("1Gi", "1Gi", True), ("512Mi", "1Gi", False), (None, "1Gi", False),
+    ("2147483648", "2Gi", True),
+])
+def test_hugepages_allocatable(have, want, ok):
+    alloc = {"hugepages-2Mi": have} if have else {}
+    rec = v.check_allocatable(node(allocatable=alloc), "hugepages-2Mi", want, "hugepages_allocatable")
+    assert rec["ok"] is ok
+
+
+def test_vf_allocatable():
+    rec = v.check_allocatable(node(allocatable={"openshift.io/quantbot_hft_vf": "0"}),
+                              "openshift.io/quantbot_hft_vf", 1, "sriov_vf_allocatable")
+    assert not rec["ok"] and rec["actual"] == "openshift.io/quantbot_hft_vf = 0"
+    assert "device plugin" in rec["hint"]
+
+
+def test_kubelet_policies():
+    conf = {"kubeletconfig": {"cpuManagerPolicy": "static"}}
+    assert v.check_kubelet_policy(conf, "cpuManagerPolicy", "static", "cpu_manager_policy")["ok"]
+    rec = v.check_kubelet_policy(conf, "topologyManagerPolicy", "single-numa-node", "topology_manager_policy")
+    assert not rec["ok"] and "unset (kubelet default none)" in rec["actual"]
+    assert v.check_kubelet_reserved({"kubeletconfig": {"reservedSystemCPUs": "0,1,4,5"}}, PLAN)["ok"]
+    assert not v.check_kubelet_reserved({"kubeletconfig": {"reservedSystemCPUs": "0"}}, PLAN)["ok"]
+    assert v.check_kubelet_reserved({"kubeletconfig": {}}, PLAN) is None
+
+
+def test_cmdline():
+    good = "BOOT_IMAGE=/vmlinuz ro " + " ".join(PLAN["kernel_args"])
+    assert v.check_cmdline(good, PLAN)["ok"]
+    # hugepages=1:1024 counts only after hugepagesz=2M
+    stale = good.replace("hugepagesz=2M hugepages=1:1024", "hugepages=1:1024 hugepagesz=2M")
+    rec = v.check_cmdline(stale, PLAN)
+    assert not rec["ok"] and rec["actual"]["missing"] == ["hugepages=1:1024"]
+
+
+def test_isolated_expectation_follows_isolcpus_flags():
+    host = {"isolated": "", "nohz_full": "2-3,6-7"}
+    recs = v.check_isolated(host, PLAN)
+    assert [(r["check"], r["ok"]) for r in recs] == [("isolated_cpus", True), ("nohz_full_cpus", True)]
+    domain = dict(PLAN, kernel_args=["isolcpus=domain,managed_irq,2-3,6-7"] + PLAN["kernel_args"][1:])
+    rec = v.check_isolated({"isolated": ""}, domain)[0]
+    assert not rec["ok"] and rec["expected"] == "2-3,6-7"
+    bare = dict(PLAN, kernel_args=["isolcpus=2-3,6-7"])
+    assert v.check_isolated({"isolated": "2-3,6-7"}, bare)[0]["ok"]
+    assert not v.check_isolated({"isolated": "2-3", "nohz_full": "2-3"}, PLAN)[0]["ok"]
+    assert not v.check_isolated({"isolated": "", "nohz_full": "2-3"}, PLAN)[1]["ok"]
+
+
+def test_hugepages_per_numa():
+    assert v.check_hugepages_numa({"2M": {"0": 0, "1": 1024}, "1G": {"0": 0, "1": 0}}, PLAN)["ok"]
+    rec = v.check_hugepages_numa({"2M": {"0": 1024, "1": 0}}, PLAN)
+    assert not rec["ok"]
+    assert rec["actual"] == {"2M node0": {"planned": 0, "actual": 1024}, "2M node1": {"planned": 1024, "actual": 0}}
+
+
+def test_nic_numa():
+    host = {"nic_numa_node": 1, "node_cpus": {"0": "0-1,4-5", "1": "2-3,6-7"}}
+    assert v.check_nic_numa(host, PLAN, "ens1f0")["ok"]
+    rec = v.check_nic_numa(dict(host, nic_numa_node=0), PLAN, "ens1f0")
+    assert not rec["ok"] and rec["actual"]["isolated_cpus_on_node"] == ""
+    assert not v.check_nic_numa(dict(host, nic_numa_node=-1), PLAN, "ens1f0")["ok"]
+
+
+def test_numa_balancing_and_numastat():
+    assert v.check_numa_balancing(0)["ok"] and not v.check_numa_balancing(1)["ok"]
+    assert not v.check_numa_balancing(None)["ok"]
+    rec = v.numastat_record({"0": {"numa_hit": 9, "numa_miss": 3, "numa_foreign": 4}})
+    assert rec["ok"] and rec["actual"] == {"0": {"numa_miss": 3, "numa_foreign": 4}}
+
+
+def test_ptp_sync():
+    assert v.check_ptp_sync({"port_state": "SLAVE", "offset_ns": -40.0}, 100)["ok"]
+    rec = v.check_ptp_sync({"port_state": "SLAVE", "offset_ns": 250.0}, 100)
+    assert not rec["ok"] and "exceeds" in rec["actual"]["reasons"][0]
+    assert not v.check_ptp_sync({"port_state": "LISTENING", "offset_ns": 0.0}, 100)["ok"]
+    assert not v.check_ptp_sync({"error": "pmc exited 1"}, 100)["ok"]
+    assert not v.check_ptp_sync({}, 100)["ok"]
+
+
+def test_qos_class_and_cpu_problems():
+    assert v.qos_class(GOOD_BOT) == "Guaranteed" and v.pod_cpu_problems(GOOD_BOT) == []
+    limits_only = pod("b", containers=[container(lim={"cpu": "2", "memory": "1Gi"})])
+    assert v.qos_class(limits_only) == "Guaranteed" and v.pod_cpu_problems(limits_only) == []
+    best = pod("c", containers=[container()])
+    assert v.qos_class(best) == "BestEffort"
+    assert v.pod_cpu_problems(best) == ["QoS BestEffort, not Guaranteed", "container bot: no cpu request"]
+    frac = pod("d", containers=[container(req={"cpu": "1500m", "memory": "1Gi"},
+                                          lim={"cpu": "1500m", "memory": "1Gi"})])
+    assert v.pod_cpu_problems(frac) == ["container bot: cpu request 1500m is not an integer"]
+    burst = pod("e", containers=[container(req={"cpu": "2", "memory": "1Gi"}, lim={"cpu": "4", "memory": "1Gi"})])
+    assert v.qos_class(burst) == "Burstable"
+    assert "container bot: cpu limit 4 != request 2" in v.pod_cpu_problems(burst)
+    assert v.qos_class(pod("f", qos="Burstable", containers=GOOD_BOT["spec"]["containers"])) == "Burstable"
+    millis = pod("g", containers=[container(req={"cpu": "2000m", "memory": "1Gi"}, lim={"cpu": "2", "memory": "1Gi"})])
+    assert v.pod_cpu_problems(millis) == []
+
+
+def test_bot_selection_and_records():
+    other_ns = pod("web", ns="default")
+    done = pod("job", phase="Succeeded")
+    ds = pod("sriov-cni-x", owner=("DaemonSet", "sriov-cni"))
+    best = pod("mm-bot-ethusd-0", containers=[container()])
+    bots = v.select_bot_pods([GOOD_BOT, PTP, other_ns, done, ds, best], "alphaswarm-bots", "quantbot-ptp")
+    assert [b["metadata"]["name"] for b in bots] == ["mm-bot-0", "mm-bot-ethusd-0"]
+    labelled = dict(GOOD_BOT, metadata=dict(GOOD_BOT["metadata"], labels={"quantbot.io/bot": "true"}))
+    assert v.select_bot_pods([labelled, best], "alphaswarm-bots", "quantbot-ptp",
+                             {"quantbot.io/bot": "true"}) == [labelled]
+    recs = v.check_bot_pods(bots)
+    assert [(r["ok"], r["actual"]["pod"]) for r in recs] == [(False, "alphaswarm-bots/mm-bot-ethusd-0")]
+    assert v.check_bot_pods([])[0]["ok"] and v.check_bot_pods([GOOD_BOT])[0]["actual"] == {
+        "pods": ["alphaswarm-bots/mm-bot-0"]}
+
+
+def test_run_checks_all_good_and_skips():
+    ok_node = node({"quantbot.io/hft": "true"}, {"hugepages-2Mi": "2Gi", "openshift.io/quantbot_hft_vf": "4"})
+    conf = {"kubeletconfig": {"cpuManagerPolicy": "static", "topologyManagerPolicy": "single-numa-node"}}
+    host = {"cmdline": " ".join(PLAN["kernel_args"]), "isolated": "", "nohz_full": "2-3,6-7",
+            "hugepages": {"2M": {"0": 0, "1": 1024}, "1G": {"0": 0, "1": 0}}, "numa_balancing": 0,
+            "numastat": {}, "node_cpus": {"1": "2-3,6-7"}, "nic_numa_node": 1,
+            "ptp": {"port_state": "SLAVE", "offset_ns": 3.0}}
+    records, skipped = v.run_checks(ok_node, [PTP, GOOD_BOT], conf, host, PLAN, OPTS)
+    assert v.summarise(records)["valid"] is True and skipped == []
+    records, skipped = v.run_checks(ok_node, [PTP], None, {}, None, OPTS)
+    assert skipped == ["kubelet configz", "plan-based host checks (no plan given)", "ptp sync (no pmc probe)"]
+    assert [r["check"] for r in records] == ["label", "ptp_pod", "hugepages_allocatable", "sriov_vf_allocatable",
+                                             "bot_pod_qos"]
+
+
+def test_gather_host_facts(tmp_path):
+    sysfs, proc = tmp_path / "sys", tmp_path / "proc"
+    (proc / "sys/kernel").mkdir(parents=True)
+    (proc / "cmdline").write_text("ro quiet\n")
+    (proc / "sys/kernel/numa_balancing").write_text("0\n")
+    (sysfs / "devices/system/cpu").mkdir(parents=True)
+    (sysfs / "devices/system/cpu/isolated").write_text("\n")
+    (sysfs / "devices/system/cpu/nohz_full").write_text("(null)\n")
+    for n in ("0", "1"):
+        d = sysfs / ("devices/system/node/node" + n)
+        (d / "hugepages/hugepages-2048kB").mkdir(parents=True)
+        (d / "hugepages/hugepages-1048576kB").mkdir(parents=True)
+        (d / "hugepages/hugepages-2048kB/nr_hugepages").write_text("512\n" if n == "1" else "0\n")
+        (d / "hugepages/hugepages-1048576kB/nr_hugepages").write_text("0\n")
+        (d / "numastat").write_text("numa_hit 10\nnuma_miss 2\nnuma_foreign 1\nlocal_node 9\n")
+        (d / "cpulist").write_text("0-1\n" if n == "0" else "2-3\n")
+    (sysfs / "class/net/ens1f0/device").mkdir(parents=True)
+    (sysfs / "class/net/ens1f0/device/numa_node").write_text("1\n")
+    facts = v.gather_host_facts(str(sysfs), str(proc), nic="ens1f0")
+    assert facts == {
+        "cmdline": "ro quiet", "isolated": "", "nohz_full": "", "numa_balancing": 0,
+        "hugepages": {"2M": {"0": 0, "1": 512}, "1G": {"0": 0, "1": 0}},
+        "numastat": {"0": {"numa_hit": 10, "numa_miss": 2, "numa_foreign": 1, "local_node": 9},
+                     "1": {"numa_hit": 10, "numa_miss": 2, "numa_foreign": 1, "local_node": 9}},
+        "node_cpus": {"0": "0-1", "1": "2-3"}, "nic_numa_node": 1,
+    }
+    assert v.gather_host_facts(str(tmp_path / "none"), str(tmp_path / "none")) == {}
