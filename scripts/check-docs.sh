@@ -2,6 +2,7 @@
 # Every module and every role of the collection must render with ansible-doc.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
+export PATH="$PWD/.venv/bin:$PATH"
 rc=0 n=0
 for f in plugins/modules/*.py; do
   [ -e "$f" ] || continue

@@ -2,6 +2,7 @@
 # Syntax-checks every playbook against the lab and the example production inventory.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
+export PATH="$PWD/.venv/bin:$PATH"
 rc=0
 for pb in onboard.yml playbooks/*.yml; do
   [ -e "$pb" ] || continue

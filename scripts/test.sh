@@ -42,7 +42,7 @@ t_start=$SECONDS
 if [ "$tiers" != lab ]; then
   step lint ansible-lint
   step sanity scripts/sanity.sh
-  step unit python -m pytest -p no:cacheprovider tests/unit lab/tests
+  step pytest python -m pytest -p no:cacheprovider -m "not lab" tests/unit lab/tests tests/integration
   step docs scripts/check-docs.sh
   step syntax scripts/check-syntax.sh
   echo "fast tier: $((SECONDS - t_start))s"

@@ -6,6 +6,8 @@ hftlab status [--json]                               running/stopped, pid, port,
 hftlab ssh [-- CMD...]                               shell or command in the VM (exit code passed through)
 hftlab inventory [--json | -o FILE]                  concrete inventory of the running VM
 hftlab image [--rebuild]                             build/show the golden image only
+hftlab controlplane up|down|status [--json]          the EMULATED Kubernetes control plane (kmock) for the VM;
+                                                     `up` also installs the kubeadm/kubelet stand-ins in the VM
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import json
 import os
 import sys
 
-from . import image, qemu, vm
+from . import controlplane, image, qemu, vm
 from .state import LabError, default_paths
 
 
@@ -62,6 +64,11 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("-o", "--output", help="write the YAML inventory to this file")
     p_img = sub.add_parser("image", help="build the golden image (if needed) and print its details")
     p_img.add_argument("--rebuild", action="store_true")
+    p_cp = sub.add_parser("controlplane", help="the emulated Kubernetes control plane of the lab (kmock)")
+    p_cp.add_argument("action", choices=["up", "down", "status"])
+    p_cp.add_argument("--port", type=int, default=0, help="API port on 127.0.0.1 (default: any free port)")
+    p_cp.add_argument("--no-node", action="store_true", help="up: do not install the kubeadm/kubelet stand-ins in the VM")
+    p_cp.add_argument("--json", action="store_true", help="status as JSON")
     args = parser.parse_args(argv)
 
     paths = default_paths()
@@ -75,8 +82,12 @@ def main(argv: list[str] | None = None) -> int:
             lab.up(timeout=args.timeout, ssh_port=args.ssh_port, rebuild=args.rebuild)
             return 0
         if args.cmd == "down":
+            # The control plane belongs to the instance: stop it too (only by its recorded PID).
+            controlplane.ControlPlane(paths.run, paths.instance, log=vm._log).down()
             lab.down()
             return 0
+        if args.cmd == "controlplane":
+            return _controlplane(args, paths, lab)
         if args.cmd == "status":
             info = lab.status()
             if args.json:
@@ -114,6 +125,32 @@ def main(argv: list[str] | None = None) -> int:
         print(f"hftlab {args.cmd}: interrupted", file=sys.stderr)
         return 130
     return 2
+
+
+def _controlplane(args, paths, lab: vm.Lab) -> int:
+    cp = controlplane.ControlPlane(paths.run, paths.instance, log=vm._log)
+    if args.action == "down":
+        cp.down()
+        return 0
+    if args.action == "status":
+        info = cp.status()
+        if args.json:
+            print(json.dumps(info, indent=2, sort_keys=True))
+        else:
+            print(f"emulated control plane '{paths.instance}': {'running' if info['running'] else 'stopped'}")
+            for k in ("pid", "url", "guest_url", "kubeconfig", "answering"):
+                if k in info:
+                    print(f"  {k:14} {info[k]}")
+        return 0 if info["running"] else 3
+    cp.up(port=args.port)
+    if not args.no_node:
+        st = lab.state()
+        if not lab.pid() or not st.get("ssh_port"):
+            raise LabError("the control plane runs, but the lab VM is not up: run `hftlab up`, then "
+                           "`hftlab controlplane up` again to install the kubeadm/kubelet stand-ins")
+        bundle = controlplane.node_bundle(paths.run_file("kube-node.tgz"))
+        controlplane.install_node(vm.ssh_run, lab.key, st["ssh_port"], bundle, qemu.HFT_IF, log=vm._log)
+    return 0
 
 
 def _print_status(info: dict) -> None:

@@ -36,6 +36,20 @@ DHCP=ipv4
 LinkLocalAddressing=no
 IPv6AcceptRA=no
 NET
+# The HFT port is up at boot with no address, as a server's own network
+# configuration leaves a PTP/SR-IOV port (ptp4l needs the link up; the roles do
+# not own the host's network configuration).
+cat > "$T/etc/systemd/network/20-hftlab-$HFT_IF.network" <<NET
+[Match]
+Name=$HFT_IF
+
+[Link]
+RequiredForOnline=no
+
+[Network]
+LinkLocalAddressing=no
+IPv6AcceptRA=no
+NET
 # Pin the igb port names to their PCI path, so they never race at probe time.
 for pair in "$HFT_IF:$HFT_PCI" "$GM_IF:$GM_PCI"; do
   name=${pair%%:*}; pci=${pair#*:}

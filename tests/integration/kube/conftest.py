@@ -18,7 +18,9 @@
   ``test.quantbot.io/hft-it`` instead of ``quantbot.io/hft``; pods go to a
   throw-away namespace ``quantbot-it-<random>`` that is deleted afterwards.
 
-kmock gaps filled here with custom handlers (kmock 0.8 serves them wrong or not at all):
+kmock gaps filled with custom handlers (kmock 0.8 serves them wrong or not at all); the server is
+``hftlab.controlplane.KmockServer`` (lab/hftlab/controlplane.py), shared with the lab's emulated
+control plane:
 
 1. LIST pods/nodes honour ``fieldSelector`` (``spec.nodeName=``, ``metadata.name=``,
    ``metadata.namespace=``, ``status.phase=``, with ``=``, ``==`` and ``!=``) and
@@ -29,7 +31,7 @@ kmock gaps filled here with custom handlers (kmock 0.8 serves them wrong or not 
    PodDisruptionBudget refusal) while ``kube.refuse_evictions[ns/name]`` > 0.
    kmock has no eviction subresource.
 3. ``GET /api/v1/nodes/NAME/proxy/configz``: answers ``kube.configz[NAME]``
-   (default: cpuManagerPolicy static, topologyManagerPolicy single-numa-node).
+   (default: ``controlplane.DEFAULT_CONFIGZ``, cpuManagerPolicy static, topologyManagerPolicy single-numa-node).
    kmock would return the Node object itself (it ignores the subresource).
 4. Pod reads/lists add the ``uid`` kmock leaves out, so drain can tell a
    recreated pod from the one it evicted.
@@ -42,12 +44,10 @@ the Node has one, which kmock Nodes do not).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import subprocess
 import sys
-import threading
 import uuid
 
 import pytest
@@ -61,10 +61,6 @@ if os.path.isdir(COLLECTIONS) and COLLECTIONS not in sys.path:
 REAL = os.environ.get("QUANTBOT_REAL_CLUSTER") == "1" and bool(os.environ.get("KUBECONFIG"))
 TEST_TOKEN = "kmock-s3cr3t-bearer-token-do-not-print"
 MODULE_PKG = "ansible_collections.quantbot.hft.plugins.modules"
-
-DEFAULT_CONFIGZ = {"kubeletconfig": {"cpuManagerPolicy": "static",
-                                     "topologyManagerPolicy": "single-numa-node",
-                                     "reservedSystemCPUs": "0-1,4-5"}}
 
 
 def pytest_configure(config):
@@ -82,183 +78,22 @@ def pytest_collection_modifyitems(config, items):
 
 
 # --------------------------------------------------------------------------
-# selectors (gap 1)
+# the kmock server (gaps 1-4) lives in the lab's emulated control plane
 # --------------------------------------------------------------------------
-def _field(obj, path):
-    value = obj
-    for part in path.split("."):
-        value = (value or {}).get(part) if isinstance(value, dict) else None
-    return "" if value is None else str(value)
+try:
+    from hftlab import controlplane  # the lab package (pip install -e lab)
+except ImportError:  # a checkout without the lab installed
+    sys.path.insert(0, os.path.join(REPO_ROOT, "lab"))
+    from hftlab import controlplane
 
-
-def match_fields(obj, selector):
-    for term in filter(None, (selector or "").split(",")):
-        if "!=" in term:
-            key, val = term.split("!=", 1)
-            if _field(obj, key) == val:
-                return False
-        else:
-            key, val = term.replace("==", "=").split("=", 1)
-            if _field(obj, key) != val:
-                return False
-    return True
-
-
-def match_labels(obj, selector):
-    labels = (obj.get("metadata") or {}).get("labels") or {}
-    for term in filter(None, (selector or "").split(",")):
-        term = term.strip()
-        if "!=" in term:
-            key, val = term.split("!=", 1)
-            if labels.get(key) == val:
-                return False
-        elif "=" in term:
-            key, val = term.replace("==", "=").split("=", 1)
-            if labels.get(key) != val:
-                return False
-        elif term.startswith("!"):
-            if term[1:] in labels:
-                return False
-        elif term not in labels:
-            return False
-    return True
-
-
-# --------------------------------------------------------------------------
-# the kmock server in a thread
-# --------------------------------------------------------------------------
-class KmockServer(object):
-    """kmock KubernetesEmulator on 127.0.0.1:<random port>, run by a background thread."""
-
-    def __init__(self):
-        self.port = None
-        self.configz = {}
-        self.refuse_evictions = {}
-        self.evictions = []
-        self._ready = threading.Event()
-        self._error = None
-        self._loop = None
-        self._stop = None
-        self._thread = threading.Thread(target=self._run, name="kmock", daemon=True)
-
-    # lifecycle -----------------------------------------------------------
-    def start(self):
-        self._thread.start()
-        if not self._ready.wait(20):
-            raise RuntimeError("kmock did not start: %r" % (self._error,))
-        if self._error:
-            raise self._error
-        return self
-
-    def stop(self):
-        if self._loop is not None and self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(10)
-
-    def _run(self):
-        self._loop = asyncio.new_event_loop()
-        try:
-            self._loop.run_until_complete(self._main())
-        except Exception as exc:  # surfaced by start()
-            self._error = exc
-            self._ready.set()
-        finally:
-            self._loop.close()
-
-    async def _main(self):
-        import kmock
-        from kmock._internal.k8s import KubernetesError
-
-        self._stop = asyncio.Event()
-        async with kmock.KubernetesEmulator() as km, kmock.Server(km, host="127.0.0.1") as srv:
-            self.km = km
-            self.port = srv.port
-
-            def live(resource, namespace=None):
-                out = []
-                for (res, ns, dummy), obj in km.objects.items():
-                    if res == resource and not obj.deleted and (namespace is None or ns == namespace):
-                        raw = dict(obj.raw)
-                        meta = dict(raw.get("metadata") or {})
-                        meta.setdefault("uid", str(uuid.uuid5(uuid.NAMESPACE_URL, "%s/%s/%s" % (
-                            resource.plural, ns, meta.get("name")))))
-                        raw["metadata"] = meta
-                        out.append(raw)
-                return out
-
-            def lister(kind):
-                def _list(request):
-                    items = [obj for obj in live(request.resource, request.namespace)
-                             if match_fields(obj, request.params.get("fieldSelector"))
-                             and match_labels(obj, request.params.get("labelSelector"))]
-                    return {"apiVersion": "v1", "kind": kind, "metadata": {"resourceVersion": "1"},
-                            "items": items}
-                return _list
-
-            km[kmock.action.LIST, kmock.resource("v1/pods")] << lister("PodList")
-            km[kmock.action.LIST, kmock.resource("v1/nodes")] << lister("NodeList")
-
-            def evict(request):
-                ref = "%s/%s" % (request.namespace, request.name)
-                self.evictions.append(ref)
-                key = (kmock.resource("v1/pods"), request.namespace, request.name)
-                if key not in km.objects or km.objects[key].deleted:
-                    raise KubernetesError(status=404, reason="NotFound", message='pods "%s" not found' % request.name)
-                if self.refuse_evictions.get(ref, 0) > 0:
-                    self.refuse_evictions[ref] -= 1
-                    raise KubernetesError(status=429, reason="TooManyRequests",
-                                          message="Cannot evict pod as it would violate the pod's disruption budget.")
-                km.objects[key].delete()
-                return {"apiVersion": "v1", "kind": "Status", "status": "Success", "code": 201}
-
-            km["post", kmock.resource("v1/pods"), kmock.subresource("eviction")] << evict
-
-            def configz(request):
-                if request.name in self.configz:
-                    value = self.configz[request.name]
-                    if isinstance(value, int):
-                        raise KubernetesError(status=value, reason="Unavailable", message="kubelet unreachable")
-                    return value
-                return DEFAULT_CONFIGZ
-
-            km["get", kmock.resource("v1/nodes"), kmock.subresource("proxy/configz")] << configz
-
-            def fetch_pod(request):
-                found = [p for p in live(request.resource, request.namespace)
-                         if p["metadata"].get("name") == request.name]
-                if not found:
-                    raise KubernetesError(status=404, reason="NotFound", message='pods "%s" not found' % request.name)
-                return found[0]
-
-            km[kmock.action.FETCH, kmock.resource("v1/pods"), kmock.subresource(None)] << fetch_pod
-
-            self._ready.set()
-            await self._stop.wait()
-
-    # helpers -------------------------------------------------------------
-    @property
-    def url(self):
-        return "http://127.0.0.1:%d" % self.port
-
-    def requests(self):
-        """(method, path, query) of every request served so far."""
-        return [(str(r.method.value if hasattr(r.method, "value") else r.method).upper(), r.url.path,
-                 dict(r.params)) for r in list(self.km._requests)]
+KmockServer = controlplane.KmockServer
+match_fields = controlplane.match_fields
+match_labels = controlplane.match_labels
 
 
 def write_kubeconfig(path, server, token=TEST_TOKEN, context="kmock"):
-    data = {
-        "apiVersion": "v1", "kind": "Config",
-        "clusters": [{"name": "kmock", "cluster": {"server": server}},
-                     {"name": "elsewhere", "cluster": {"server": "http://127.0.0.1:9"}}],
-        "users": [{"name": "tester", "user": {"token": token}}],
-        "contexts": [{"name": context, "context": {"cluster": "kmock", "user": "tester"}},
-                     {"name": "wrong", "context": {"cluster": "elsewhere", "user": "tester"}}],
-        "current-context": context,
-    }
-    with open(path, "w") as handle:
-        json.dump(data, handle)  # JSON is YAML
-    return str(path)
+    """A kubeconfig for the test API, with a second context "wrong" that points nowhere."""
+    return controlplane.write_kubeconfig(path, server, token, context=context, extra_wrong_context=True)
 
 
 # --------------------------------------------------------------------------

@@ -2,7 +2,11 @@
 # Copyright (c) 2026, quantbot.hft maintainers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""PTP and SR-IOV on the lab node after converge and one more reboot (side_effect).
+"""PTP and SR-IOV on the lab node after the converge and its one reboot.
+
+The VFs and ptp4l seen here were brought back by the boot itself
+(quantbot-sriov.service, ptp4l@), since the onboarding rebooted after the
+roles created them.
 
 One property per test. The expected values come from the lab inventory's
 group_vars, the same file the converge used. A failing test prints the journal

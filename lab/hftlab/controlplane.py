@@ -1,0 +1,787 @@
+"""The lab's emulated Kubernetes control plane (kmock 0.8 plus the pieces it lacks).
+
+Nothing here is a real kube-apiserver. It is:
+
+* ``KmockServer``: a kmock ``KubernetesEmulator`` on 127.0.0.1 served from an
+  asyncio loop in a background thread, with handlers for what our modules need
+  and kmock 0.8 lacks (label/field selectors on LIST, the Eviction subresource,
+  the node proxy ``/configz``, pod uids). The integration tests
+  (``tests/integration/kube/conftest.py``) use the same class.
+* ``Controllers``: a thread that plays the DaemonSet controller (one pod
+  ``<ds>-<node>`` per Node that matches the DaemonSet's nodeSelector, removed
+  when the label goes) and the node lifecycle controller (Ready -> Unknown
+  when the kubelet stops posting status for 40 s). It talks HTTP to the API
+  like a real controller.
+* ``serve()``: the ``hftlab controlplane up`` process: seeds namespace
+  ``alphaswarm-bots``, DaemonSet ``quantbot-ptp``, the bootstrap token and
+  ``kube-public/cluster-info`` (with a lab CA), writes the admin kubeconfig
+  and ``join.json`` into the run directory.
+
+The node proxy ``/configz``: a real API server proxies it to the kubelet. The
+lab's kubelet stand-in runs in the VM, which the host cannot reach, so the
+stand-in reports its effective configuration into ConfigMap
+``hftlab-system/kubelet-configz-<node>`` and the proxy answers from there, or
+503 (as the real proxy does for an unreachable kubelet) when there is no
+report or the kubelet has not posted status for ``KUBELET_STALE_S`` seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import datetime
+import hashlib
+import importlib.metadata
+import json
+import os
+import re
+import secrets
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+
+from .state import LabError, load_state, proc_cmdline, read_pid, save_json, tcp_open, write_pid, write_text
+
+PTP_NAMESPACE = "alphaswarm-bots"
+PTP_DAEMONSET = "quantbot-ptp"
+HFT_LABEL = "quantbot.io/hft"
+LAB_NAMESPACE = "hftlab-system"
+CONFIGZ_PREFIX = "kubelet-configz-"
+KUBELET_STALE_S = 40
+GUEST_HOST_ADDR = "10.0.2.2"  # the host's loopback as QEMU user-mode networking shows it to the guest
+MARKER = "hftlab-controlplane"
+
+# The integration tests' default: every node's kubelet answers with the HFT settings.
+DEFAULT_CONFIGZ = {"kubeletconfig": {"cpuManagerPolicy": "static",
+                                     "topologyManagerPolicy": "single-numa-node",
+                                     "reservedSystemCPUs": "0-1,4-5"}}
+
+
+def is_alive_cmdline(pid: int | None, marker: str) -> bool:
+    """True if *pid* runs `python -m hftlab.controlplane serve ... --marker <marker>` (a reused PID reads False)."""
+    argv = proc_cmdline(pid) if pid else None
+    return bool(argv) and "hftlab.controlplane" in argv and marker in argv
+
+
+def now_rfc3339() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_rfc3339(text: str | None) -> float | None:
+    if not text:
+        return None
+    try:
+        return datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc).timestamp()
+    except ValueError:
+        return None
+
+
+# --------------------------------------------------------------------------
+# selectors (kmock ignores them)
+# --------------------------------------------------------------------------
+def _field(obj, path):
+    value = obj
+    for part in path.split("."):
+        value = (value or {}).get(part) if isinstance(value, dict) else None
+    return "" if value is None else str(value)
+
+
+def match_fields(obj, selector):
+    for term in filter(None, (selector or "").split(",")):
+        if "!=" in term:
+            key, val = term.split("!=", 1)
+            if _field(obj, key) == val:
+                return False
+        else:
+            key, val = term.replace("==", "=").split("=", 1)
+            if _field(obj, key) != val:
+                return False
+    return True
+
+
+def match_labels(obj, selector):
+    labels = (obj.get("metadata") or {}).get("labels") or {}
+    for term in filter(None, (selector or "").split(",")):
+        term = term.strip()
+        if "!=" in term:
+            key, val = term.split("!=", 1)
+            if labels.get(key) == val:
+                return False
+        elif "=" in term:
+            key, val = term.replace("==", "=").split("=", 1)
+            if labels.get(key) != val:
+                return False
+        elif term.startswith("!"):
+            if term[1:] in labels:
+                return False
+        elif term not in labels:
+            return False
+    return True
+
+
+def configz_from_report(configmap: dict | None, node: dict | None, now: float | None = None) -> dict | None:
+    """The kubelet's /configz from its report ConfigMap, or None when the kubelet is unreachable."""
+    if not configmap or not node:
+        return None
+    text = (configmap.get("data") or {}).get("configz")
+    if not text:
+        return None
+    beat = None
+    for cond in (node.get("status") or {}).get("conditions") or []:
+        if cond.get("type") == "Ready":
+            beat = parse_rfc3339(cond.get("lastHeartbeatTime"))
+    if beat is None or (now or time.time()) - beat > KUBELET_STALE_S:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+# --------------------------------------------------------------------------
+# the kmock server in a thread
+# --------------------------------------------------------------------------
+class KmockServer:
+    """kmock KubernetesEmulator on 127.0.0.1:<port> (0: any free port), run by a background thread.
+
+    ``configz``: per-node overrides of the node proxy /configz (a dict, or an int status to fail with).
+    ``default_configz``: the answer for nodes without an override and without a kubelet report; None
+    answers 503 as for an unreachable kubelet (the lab); the default "tests" answers a copy of ``DEFAULT_CONFIGZ``.
+    """
+
+    def __init__(self, port: int = 0, host: str = "127.0.0.1", default_configz="tests"):
+        self.host = host
+        self.port = port or None
+        self._want_port = port
+        self.configz = {}
+        self.default_configz = json.loads(json.dumps(DEFAULT_CONFIGZ)) if default_configz == "tests" else default_configz
+        self.refuse_evictions = {}
+        self.evictions = []
+        self._ready = threading.Event()
+        self._error = None
+        self._loop = None
+        self._stop = None
+        self._thread = threading.Thread(target=self._run, name="kmock", daemon=True)
+
+    # lifecycle -----------------------------------------------------------
+    def start(self):
+        self._thread.start()
+        if not self._ready.wait(20):
+            raise RuntimeError("kmock did not start: %r" % (self._error,))
+        if self._error:
+            raise self._error
+        return self
+
+    def stop(self):
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(10)
+
+    def wait(self):
+        self._thread.join()
+
+    def _run(self):
+        self._loop = asyncio.new_event_loop()
+        try:
+            self._loop.run_until_complete(self._main())
+        except Exception as exc:  # surfaced by start()  # pylint: disable=broad-except
+            self._error = exc
+            self._ready.set()
+        finally:
+            self._loop.close()
+
+    async def _main(self):  # noqa: C901 - one closure per kmock gap
+        import kmock  # pylint: disable=import-outside-toplevel
+        from kmock._internal.k8s import KubernetesError  # pylint: disable=import-outside-toplevel
+
+        self._stop = asyncio.Event()
+        server_kwargs = {"host": self.host}
+        if self._want_port:
+            server_kwargs["port"] = self._want_port
+        async with kmock.KubernetesEmulator() as km, kmock.Server(km, **server_kwargs) as srv:
+            self.km = km
+            self.port = srv.port
+
+            def live(resource, namespace=None):
+                out = []
+                for (res, ns, dummy), obj in km.objects.items():
+                    if res == resource and not obj.deleted and (namespace is None or ns == namespace):
+                        raw = dict(obj.raw)
+                        meta = dict(raw.get("metadata") or {})
+                        meta.setdefault("uid", str(uuid.uuid5(uuid.NAMESPACE_URL, "%s/%s/%s" % (
+                            resource.plural, ns, meta.get("name")))))
+                        raw["metadata"] = meta
+                        out.append(raw)
+                return out
+
+            def get_one(resource, namespace, name):
+                found = [o for o in live(kmock.resource(resource), namespace) if o["metadata"].get("name") == name]
+                return found[0] if found else None
+
+            def lister(kind):
+                def _list(request):
+                    items = [obj for obj in live(request.resource, request.namespace)
+                             if match_fields(obj, request.params.get("fieldSelector"))
+                             and match_labels(obj, request.params.get("labelSelector"))]
+                    return {"apiVersion": "v1", "kind": kind, "metadata": {"resourceVersion": "1"},
+                            "items": items}
+                return _list
+
+            km[kmock.action.LIST, kmock.resource("v1/pods")] << lister("PodList")
+            km[kmock.action.LIST, kmock.resource("v1/nodes")] << lister("NodeList")
+
+            def evict(request):
+                ref = "%s/%s" % (request.namespace, request.name)
+                self.evictions.append(ref)
+                key = (kmock.resource("v1/pods"), request.namespace, request.name)
+                if key not in km.objects or km.objects[key].deleted:
+                    raise KubernetesError(status=404, reason="NotFound", message='pods "%s" not found' % request.name)
+                if self.refuse_evictions.get(ref, 0) > 0:
+                    self.refuse_evictions[ref] -= 1
+                    raise KubernetesError(status=429, reason="TooManyRequests",
+                                          message="Cannot evict pod as it would violate the pod's disruption budget.")
+                km.objects[key].delete()
+                return {"apiVersion": "v1", "kind": "Status", "status": "Success", "code": 201}
+
+            km["post", kmock.resource("v1/pods"), kmock.subresource("eviction")] << evict
+
+            def configz(request):
+                if request.name in self.configz:
+                    value = self.configz[request.name]
+                    if isinstance(value, int):
+                        raise KubernetesError(status=value, reason="Unavailable", message="kubelet unreachable")
+                    return value
+                report = configz_from_report(get_one("v1/configmaps", LAB_NAMESPACE, CONFIGZ_PREFIX + request.name),
+                                             get_one("v1/nodes", None, request.name))
+                if report is not None:
+                    return report
+                if self.default_configz is not None:
+                    return self.default_configz
+                raise KubernetesError(status=503, reason="ServiceUnavailable",
+                                      message="error trying to reach service: dial tcp: connect: connection refused "
+                                              "(the kubelet of %s is not running)" % request.name)
+
+            km["get", kmock.resource("v1/nodes"), kmock.subresource("proxy/configz")] << configz
+
+            def fetch_pod(request):
+                found = [p for p in live(request.resource, request.namespace)
+                         if p["metadata"].get("name") == request.name]
+                if not found:
+                    raise KubernetesError(status=404, reason="NotFound", message='pods "%s" not found' % request.name)
+                return found[0]
+
+            km[kmock.action.FETCH, kmock.resource("v1/pods"), kmock.subresource(None)] << fetch_pod
+
+            self._ready.set()
+            await self._stop.wait()
+
+    # helpers -------------------------------------------------------------
+    def inject(self, resource: str, namespace: str | None, body: dict) -> None:
+        """Store an object directly (kmock 0.8 cannot parse POST /api/v1/namespaces, so namespaces come this way)."""
+        import kmock  # pylint: disable=import-outside-toplevel
+
+        def put():
+            self.km.objects[(kmock.resource(resource), namespace, body["metadata"]["name"])] = body
+        self._loop.call_soon_threadsafe(put)
+
+    def trim_request_log(self, keep: int = 200) -> None:
+        """kmock keeps every request for assertions; a long-running lab server drops the old ones."""
+        log = getattr(getattr(self, "km", None), "_requests", None)
+        if isinstance(log, list) and len(log) > 10 * keep:
+            self._loop.call_soon_threadsafe(lambda: log.__delitem__(slice(0, len(log) - keep)))
+
+    @property
+    def url(self):
+        return "http://127.0.0.1:%d" % self.port
+
+    def requests(self):
+        """(method, path, query) of every request served so far."""
+        return [(str(r.method.value if hasattr(r.method, "value") else r.method).upper(), r.url.path,
+                 dict(r.params)) for r in list(self.km._requests)]  # pylint: disable=protected-access
+
+
+def write_kubeconfig(path, server, token, context="kmock", extra_wrong_context=False):
+    """A token kubeconfig (JSON is YAML). ``extra_wrong_context`` adds a context that points nowhere (tests)."""
+    data = {
+        "apiVersion": "v1", "kind": "Config",
+        "clusters": [{"name": "kmock", "cluster": {"server": server}}],
+        "users": [{"name": "tester", "user": {"token": token}}],
+        "contexts": [{"name": context, "context": {"cluster": "kmock", "user": "tester"}}],
+        "current-context": context,
+    }
+    if extra_wrong_context:
+        data["clusters"].append({"name": "elsewhere", "cluster": {"server": "http://127.0.0.1:9"}})
+        data["contexts"].append({"name": "wrong", "context": {"cluster": "elsewhere", "user": "tester"}})
+    write_text(str(path), json.dumps(data, indent=2) + "\n", mode=0o600)
+    return str(path)
+
+
+# --------------------------------------------------------------------------
+# a tiny HTTP client (the controllers and the seeding talk to the API like anyone else)
+# --------------------------------------------------------------------------
+class Api:
+    def __init__(self, base: str, token: str | None = None, timeout: float = 10):
+        self.base = base.rstrip("/")
+        self.token = token
+        self.timeout = timeout
+
+    def call(self, method: str, path: str, body=None, content_type: str = "application/json"):
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.base + path, data=data, method=method)
+        req.add_header("Accept", "application/json")
+        if data is not None:
+            req.add_header("Content-Type", content_type)
+        if self.token:
+            req.add_header("Authorization", "Bearer " + self.token)
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout) as resp:  # noqa: S310 - loopback only
+                text = resp.read().decode()
+        except urllib.error.HTTPError as exc:
+            if exc.code == 404:
+                return None
+            raise
+        return json.loads(text) if text else {}
+
+    def get(self, path):
+        return self.call("GET", path)
+
+    def items(self, path):
+        return (self.get(path) or {}).get("items") or []
+
+    def create(self, path, body):
+        try:
+            return self.call("POST", path, body)
+        except urllib.error.HTTPError as exc:
+            if exc.code == 409:
+                return None
+            raise
+
+    def merge(self, path, body):
+        return self.call("PATCH", path, body, "application/merge-patch+json")
+
+    def delete(self, path):
+        return self.call("DELETE", path)
+
+
+# --------------------------------------------------------------------------
+# the controllers
+# --------------------------------------------------------------------------
+def _ready_condition(node: dict) -> dict | None:
+    for cond in (node.get("status") or {}).get("conditions") or []:
+        if cond.get("type") == "Ready":
+            return cond
+    return None
+
+
+def _owned_by(pod: dict, ds: dict) -> bool:
+    for ref in (pod.get("metadata") or {}).get("ownerReferences") or []:
+        if ref.get("kind") == "DaemonSet" and ref.get("name") == ds["metadata"]["name"]:
+            return True
+    return False
+
+
+def daemonset_pod(ds: dict, node_name: str) -> dict:
+    meta = ds["metadata"]
+    template = (ds.get("spec") or {}).get("template") or {}
+    spec = json.loads(json.dumps(template.get("spec") or {}))
+    spec["nodeName"] = node_name
+    return {
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {
+            "name": "%s-%s" % (meta["name"], node_name),
+            "namespace": meta["namespace"],
+            "uid": str(uuid.uuid4()),
+            "labels": dict((template.get("metadata") or {}).get("labels") or {}),
+            "ownerReferences": [{"apiVersion": "apps/v1", "kind": "DaemonSet", "name": meta["name"],
+                                 "uid": meta.get("uid") or str(uuid.uuid5(uuid.NAMESPACE_URL, meta["name"])),
+                                 "controller": True, "blockOwnerDeletion": True}],
+        },
+        "spec": spec,
+    }
+
+
+def reconcile_daemonsets(api: Api, namespaces=(PTP_NAMESPACE,)) -> list[str]:
+    """One pass of the emulated DaemonSet controller; returns what it did (for logs and tests)."""
+    actions = []
+    nodes = api.items("/api/v1/nodes")
+    for ns in namespaces:
+        pods = api.items("/api/v1/namespaces/%s/pods" % ns)
+        for ds in api.items("/apis/apps/v1/namespaces/%s/daemonsets" % ns):
+            selector = ((ds.get("spec") or {}).get("template") or {}).get("spec", {}).get("nodeSelector") or {}
+            wanted = {}
+            for node in nodes:
+                labels = (node.get("metadata") or {}).get("labels") or {}
+                if all(labels.get(k) == v for k, v in selector.items()):
+                    cond = _ready_condition(node) or {}
+                    wanted[node["metadata"]["name"]] = cond.get("status") == "True"
+            have = {}
+            for pod in pods:
+                if _owned_by(pod, ds):
+                    have[(pod.get("spec") or {}).get("nodeName")] = pod
+            for node_name, ready in sorted(wanted.items()):
+                phase = "Running" if ready else "Pending"
+                pod = have.get(node_name)
+                if pod is None:
+                    body = daemonset_pod(ds, node_name)
+                    api.create("/api/v1/namespaces/%s/pods" % ns, body)
+                    pod = body
+                    actions.append("created %s/%s" % (ns, body["metadata"]["name"]))
+                if (pod.get("status") or {}).get("phase") != phase:
+                    status = {"phase": phase, "conditions": [{"type": "Ready", "status": "True" if ready else "False"}],
+                              "startTime": now_rfc3339()}
+                    api.merge("/api/v1/namespaces/%s/pods/%s/status" % (ns, pod["metadata"]["name"]), {"status": status})
+                    actions.append("%s/%s %s" % (ns, pod["metadata"]["name"], phase))
+            for node_name, pod in sorted(have.items(), key=lambda kv: str(kv[0])):
+                if node_name not in wanted:
+                    api.delete("/api/v1/namespaces/%s/pods/%s" % (ns, pod["metadata"]["name"]))
+                    actions.append("deleted %s/%s" % (ns, pod["metadata"]["name"]))
+            count = len(wanted)
+            ready_count = sum(1 for v in wanted.values() if v)
+            status = {"currentNumberScheduled": count, "desiredNumberScheduled": count, "numberReady": ready_count,
+                      "numberAvailable": ready_count, "numberMisscheduled": 0}
+            if (ds.get("status") or {}) != dict(ds.get("status") or {}, **status):
+                api.merge("/apis/apps/v1/namespaces/%s/daemonsets/%s/status" % (ns, ds["metadata"]["name"]),
+                          {"status": status})
+    return actions
+
+
+def reconcile_node_lifecycle(api: Api, now: float | None = None) -> list[str]:
+    """Ready -> Unknown for nodes whose kubelet stopped posting status (the node lifecycle controller)."""
+    actions = []
+    now = now or time.time()
+    for node in api.items("/api/v1/nodes"):
+        cond = _ready_condition(node)
+        if not cond or cond.get("status") == "Unknown":
+            continue
+        beat = parse_rfc3339(cond.get("lastHeartbeatTime"))
+        if beat is not None and now - beat > KUBELET_STALE_S:
+            conds = [dict(c) for c in node["status"]["conditions"]]
+            for c in conds:
+                if c.get("type") == "Ready":
+                    c.update(status="Unknown", reason="NodeStatusUnknown", message="Kubelet stopped posting node status.",
+                             lastTransitionTime=now_rfc3339())
+            api.merge("/api/v1/nodes/%s/status" % node["metadata"]["name"], {"status": {"conditions": conds}})
+            actions.append("node %s Ready=Unknown" % node["metadata"]["name"])
+    return actions
+
+
+class Controllers(threading.Thread):
+    def __init__(self, api: Api, interval: float = 2.0, log=print, server=None):
+        super().__init__(name="controllers", daemon=True)
+        self.server = server
+        self.api = api
+        self.interval = interval
+        self.log = log
+        self.stopping = threading.Event()
+
+    def run(self):
+        while not self.stopping.wait(self.interval):
+            try:
+                for action in reconcile_daemonsets(self.api) + reconcile_node_lifecycle(self.api):
+                    self.log(action)
+            except Exception as exc:  # keep reconciling  # pylint: disable=broad-except
+                self.log("controller error: %s" % exc)
+            if self.server is not None:
+                self.server.trim_request_log()
+
+
+# --------------------------------------------------------------------------
+# seeding
+# --------------------------------------------------------------------------
+def ptp_daemonset() -> dict:
+    labels = {"app": PTP_DAEMONSET}
+    return {
+        "apiVersion": "apps/v1", "kind": "DaemonSet",
+        "metadata": {"name": PTP_DAEMONSET, "namespace": PTP_NAMESPACE, "uid": str(uuid.uuid4()), "labels": labels},
+        "spec": {
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "nodeSelector": {HFT_LABEL: "true"},
+                    "tolerations": [{"key": HFT_LABEL, "operator": "Equal", "value": "true", "effect": "NoSchedule"}],
+                    "hostNetwork": True,
+                    "containers": [{"name": "ptp4l", "image": "registry.invalid/quantbot/linuxptp:4.0"},
+                                   {"name": "phc2sys", "image": "registry.invalid/quantbot/linuxptp:4.0"}],
+                },
+            },
+        },
+    }
+
+
+def make_lab_ca(run_dir: str) -> str:
+    """A self-signed lab CA (openssl), kept in the run dir; returns the PEM."""
+    crt, key = os.path.join(run_dir, "ca.crt"), os.path.join(run_dir, "ca.key")
+    if not os.path.exists(crt):
+        proc = subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30",
+                               "-subj", "/CN=hftlab-kubernetes-ca", "-keyout", key, "-out", crt],
+                              capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            raise LabError("openssl could not make the lab CA: %s" % proc.stderr.strip())
+        os.chmod(key, 0o600)
+    with open(crt, encoding="ascii") as fh:
+        return fh.read()
+
+
+def spki_sha256(pem: str) -> str:
+    """``sha256:<hex>`` of the certificate's SubjectPublicKeyInfo (kubeadm's CA pin)."""
+    der = base64.b64decode("".join(re.search(r"-----BEGIN CERTIFICATE-----(.+?)-----END", pem, re.S).group(1).split()))
+
+    def tlv(pos):
+        length, start = der[pos + 1], pos + 2
+        if length & 0x80:
+            count = length & 0x7F
+            length, start = int.from_bytes(der[start:start + count], "big"), start + count
+        return der[pos], start, start + length
+
+    dummy, pos, dummy2 = tlv(0)
+    dummy, pos, dummy2 = tlv(pos)  # tbsCertificate
+    tag, dummy, end = tlv(pos)
+    if tag == 0xA0:
+        pos = end
+    for dummy3 in range(5):
+        pos = tlv(pos)[2]
+    end = tlv(pos)[2]
+    return "sha256:" + hashlib.sha256(der[pos:end]).hexdigest()
+
+
+def seed(api: Api, port: int, ca_pem: str, token: str, server: KmockServer | None = None) -> None:
+    if server is not None:
+        for ns in (PTP_NAMESPACE, LAB_NAMESPACE, "kube-system", "kube-public"):
+            server.inject("v1/namespaces", None, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns},
+                                                  "status": {"phase": "Active"}})
+    api.create("/apis/apps/v1/namespaces/%s/daemonsets" % PTP_NAMESPACE, ptp_daemonset())
+    cluster_kubeconfig = (
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: \"\"\n  cluster:\n"
+        "    certificate-authority-data: %s\n    server: http://%s:%d\ncontexts: []\nusers: []\n"
+        % (base64.b64encode(ca_pem.encode()).decode(), GUEST_HOST_ADDR, port))
+    api.create("/api/v1/namespaces/kube-public/configmaps", {
+        "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cluster-info", "namespace": "kube-public"},
+        "data": {"kubeconfig": cluster_kubeconfig}})
+    api.create("/api/v1/namespaces/kube-system/configmaps", {
+        "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "kube-root-ca.crt", "namespace": "kube-system"},
+        "data": {"ca.crt": ca_pem}})
+    token_id, token_secret = token.split(".")
+    expiration = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    api.create("/api/v1/namespaces/kube-system/secrets", {
+        "apiVersion": "v1", "kind": "Secret", "type": "bootstrap.kubernetes.io/token",
+        "metadata": {"name": "bootstrap-token-" + token_id, "namespace": "kube-system"},
+        "data": dict((k, base64.b64encode(v.encode()).decode()) for k, v in {
+            "token-id": token_id, "token-secret": token_secret, "expiration": expiration,
+            "usage-bootstrap-authentication": "true", "usage-bootstrap-signing": "true",
+            "auth-extra-groups": "system:bootstrappers:kubeadm:default-node-token"}.items())})
+
+
+def new_token() -> str:
+    alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+    return "%s.%s" % ("".join(secrets.choice(alphabet) for dummy in range(6)),
+                      "".join(secrets.choice(alphabet) for dummy in range(16)))
+
+
+# --------------------------------------------------------------------------
+# the `hftlab controlplane` process
+# --------------------------------------------------------------------------
+def serve(run_dir: str, port: int) -> int:
+    """Run the control plane in the foreground until SIGTERM (the background process of `controlplane up`)."""
+    def log(msg):
+        print("[controlplane %s] %s" % (time.strftime("%H:%M:%S"), msg), flush=True)
+
+    server = KmockServer(port=port, default_configz=None).start()
+    api = Api(server.url)
+    ca_pem = make_lab_ca(run_dir)
+    token = new_token()
+    seed(api, server.port, ca_pem, token, server)
+    admin_token = secrets.token_hex(16)
+    write_kubeconfig(os.path.join(run_dir, "kubeconfig"), server.url, admin_token, context="hftlab")
+    save_json(os.path.join(run_dir, "join.json"), {
+        "api_server_endpoint": "%s:%d" % (GUEST_HOST_ADDR, server.port),
+        "token": token,
+        "discovery_token_ca_cert_hash": spki_sha256(ca_pem),
+        "server": server.url,
+    })
+    os.chmod(os.path.join(run_dir, "join.json"), 0o600)
+    controllers = Controllers(api, log=log, server=server)
+    controllers.start()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *a: stop.set())
+    signal.signal(signal.SIGINT, lambda *a: stop.set())
+    save_json(os.path.join(run_dir, "controlplane.json"),
+              {"port": server.port, "pid": os.getpid(), "started_at": time.time(), "url": server.url})
+    log("serving the emulated Kubernetes API on %s (guest: http://%s:%d)" % (server.url, GUEST_HOST_ADDR, server.port))
+    stop.wait()
+    controllers.stopping.set()
+    server.stop()
+    log("stopped")
+    return 0
+
+
+class ControlPlane:
+    """Start/stop/status of the background control plane of one lab instance (PID file managed)."""
+
+    def __init__(self, run_dir: str, instance: str, log=print):
+        self.run_dir = run_dir
+        self.instance = instance
+        self.marker = "%s-%s" % (MARKER, instance)
+        self.pidfile = os.path.join(run_dir, "controlplane.pid")
+        self.statefile = os.path.join(run_dir, "controlplane.json")
+        self.logfile = os.path.join(run_dir, "controlplane.log")
+        self.log = log
+
+    def pid(self) -> int | None:
+        pid = read_pid(self.pidfile)
+        return pid if is_alive_cmdline(pid, self.marker) else None
+
+    def status(self) -> dict:
+        pid = self.pid()
+        st = load_state(self.statefile) if pid else {}
+        info = {"running": bool(pid), "pid": pid, "run_dir": self.run_dir}
+        if pid:
+            info.update(port=st.get("port"), url=st.get("url"), kubeconfig=os.path.join(self.run_dir, "kubeconfig"),
+                        guest_url="http://%s:%s" % (GUEST_HOST_ADDR, st.get("port")),
+                        answering=bool(st.get("port")) and tcp_open("127.0.0.1", st["port"]))
+        return info
+
+    def up(self, port: int = 0, timeout: float = 30) -> dict:
+        if self.pid():
+            self.log("control plane already running (pid %s)" % self.pid())
+            return self.status()
+        os.makedirs(self.run_dir, exist_ok=True)
+        for name in ("controlplane.json", "join.json", "kubeconfig"):
+            if os.path.exists(os.path.join(self.run_dir, name)):
+                os.unlink(os.path.join(self.run_dir, name))
+        with open(self.logfile, "ab") as logfh:
+            proc = subprocess.Popen(  # pylint: disable=consider-using-with
+                [sys.executable, "-m", "hftlab.controlplane", "serve", "--run-dir", self.run_dir, "--port", str(port),
+                 "--marker", self.marker],
+                stdin=subprocess.DEVNULL, stdout=logfh, stderr=subprocess.STDOUT, start_new_session=True)
+        write_pid(self.pidfile, proc.pid)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise LabError("the control plane exited (rc %s):\n%s" % (proc.returncode, _tail(self.logfile)))
+            st = load_state(self.statefile)
+            if st.get("pid") == proc.pid and tcp_open("127.0.0.1", st["port"]):
+                self.log("control plane pid %s on %s; kubeconfig %s" % (proc.pid, st["url"],
+                                                                        os.path.join(self.run_dir, "kubeconfig")))
+                return self.status()
+            time.sleep(0.2)
+        proc.terminate()
+        raise LabError("the control plane did not answer within %ss:\n%s" % (timeout, _tail(self.logfile)))
+
+    def down(self) -> bool:
+        pid = self.pid()
+        if not pid:
+            self.log("control plane is not running")
+        else:
+            self.log("stopping the control plane (pid %s)" % pid)
+            os.kill(pid, signal.SIGTERM)
+            for dummy in range(100):
+                if not is_alive_cmdline(pid, self.marker):
+                    break
+                time.sleep(0.1)
+            else:
+                os.kill(pid, signal.SIGKILL)
+        for name in ("controlplane.pid", "controlplane.json"):
+            if os.path.exists(os.path.join(self.run_dir, name)):
+                os.unlink(os.path.join(self.run_dir, name))
+        return bool(pid)
+
+
+def _tail(path: str, n: int = 20) -> str:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            return "".join(fh.readlines()[-n:])
+    except OSError:
+        return ""
+
+
+# --------------------------------------------------------------------------
+# the node side: kubeadm/kubelet stand-ins and the kubernetes Python client
+# --------------------------------------------------------------------------
+KUBE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "kube")
+# Distributions of the kubernetes client's dependency closure left out of the node bundle:
+# only kubernetes.aio (also left out) uses them.
+_BUNDLE_SKIP = {"aiohttp", "aiohttp-retry", "aiohappyeyeballs", "aiosignal", "frozenlist", "multidict", "propcache",
+                "yarl", "attrs", "async-timeout", "tzdata"}
+
+
+def python_client_paths() -> list[str]:
+    """Top-level import paths (relative to site-packages) of the kubernetes client and its dependencies."""
+    seen, todo, tops = set(), ["kubernetes"], set()
+    while todo:
+        name = todo.pop()
+        key = name.lower().replace("_", "-")
+        if key in seen or key in _BUNDLE_SKIP:
+            continue
+        seen.add(key)
+        try:
+            dist = importlib.metadata.distribution(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+        for path in dist.files or []:
+            top = str(path).split("/", maxsplit=1)[0]
+            if not (top.endswith((".dist-info", ".pth")) or top.startswith("..") or top == "__pycache__"):
+                tops.add(top)
+        for req in dist.requires or []:
+            if "extra ==" not in req:
+                todo.append(re.split(r"[ ;<>=!~\[(]", req)[0])
+    return sorted(tops)
+
+
+def node_bundle(path: str) -> str:
+    """A tar.gz with the stand-ins (top level) and the kubernetes Python client (python/) for the VM."""
+    import tempfile  # pylint: disable=import-outside-toplevel
+
+    import kubernetes  # pylint: disable=import-outside-toplevel
+
+    site = os.path.dirname(os.path.dirname(os.path.abspath(kubernetes.__file__)))
+    with tempfile.TemporaryDirectory() as stage:
+        os.mkdir(os.path.join(stage, "python"))
+        for top in python_client_paths():
+            os.symlink(os.path.join(site, top), os.path.join(stage, "python", top))
+        for name in os.listdir(KUBE_DIR):
+            if not name.startswith((".", "__")):
+                os.symlink(os.path.join(KUBE_DIR, name), os.path.join(stage, name))
+        argv = ["tar", "-czhf", path, "--exclude=__pycache__", "--exclude=python/kubernetes/aio", "-C", stage, "."]
+        proc = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise LabError("could not pack the node bundle: %s" % proc.stderr.strip())
+    return path
+
+
+def install_node(ssh_run, key: str, port: int, bundle: str, sriov_pfs: str, log=print) -> None:
+    """Ship the stand-ins (kubeadm, kubelet.service) and the kubernetes client into the VM; kubelet stays inactive."""
+    started = time.monotonic()
+    scp = ["scp", "-q", "-i", key, "-P", str(port), "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
+           "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "IdentitiesOnly=yes",
+           bundle, "hft@127.0.0.1:/tmp/hftlab-kube.tgz"]
+    proc = subprocess.run(scp, capture_output=True, text=True, timeout=300, check=False)
+    if proc.returncode != 0:
+        raise LabError("scp of the node bundle failed: %s" % proc.stderr.strip())
+    res = ssh_run(key, port, "sudo sh -c 'mkdir -p /opt/hftlab/kube && tar -xzf /tmp/hftlab-kube.tgz -C /opt/hftlab/kube "
+                  "&& rm -f /tmp/hftlab-kube.tgz && sh /opt/hftlab/kube/install.sh %s'" % sriov_pfs, timeout=600)
+    if res.returncode != 0:
+        raise LabError("installing the kubeadm/kubelet stand-ins failed:\n%s%s" % (res.stdout, res.stderr))
+    log("kubeadm/kubelet stand-ins and the kubernetes Python client installed in the VM (%.0fs)"
+        % (time.monotonic() - started))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m hftlab.controlplane")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    p_serve = sub.add_parser("serve")
+    p_serve.add_argument("--run-dir", required=True)
+    p_serve.add_argument("--port", type=int, default=0)
+    p_serve.add_argument("--marker", default=MARKER)  # identifies the process in /proc/PID/cmdline
+    args = parser.parse_args(argv)
+    return serve(args.run_dir, args.port)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
