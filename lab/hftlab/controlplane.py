@@ -31,8 +31,8 @@ import argparse
 import asyncio
 import base64
 import datetime
-import hashlib
 import importlib.metadata
+import importlib.util
 import json
 import os
 import re
@@ -530,25 +530,16 @@ def make_lab_ca(run_dir: str) -> str:
 
 
 def spki_sha256(pem: str) -> str:
-    """``sha256:<hex>`` of the certificate's SubjectPublicKeyInfo (kubeadm's CA pin)."""
-    der = base64.b64decode("".join(re.search(r"-----BEGIN CERTIFICATE-----(.+?)-----END", pem, re.S).group(1).split()))
+    """``sha256:<hex>`` of the certificate's SubjectPublicKeyInfo (kubeadm's CA pin).
 
-    def tlv(pos):
-        length, start = der[pos + 1], pos + 2
-        if length & 0x80:
-            count = length & 0x7F
-            length, start = int.from_bytes(der[start:start + count], "big"), start + count
-        return der[pos], start, start + length
-
-    dummy, pos, dummy2 = tlv(0)
-    dummy, pos, dummy2 = tlv(pos)  # tbsCertificate
-    tag, dummy, end = tlv(pos)
-    if tag == 0xA0:
-        pos = end
-    for dummy3 in range(5):
-        pos = tlv(pos)[2]
-    end = tlv(pos)[2]
-    return "sha256:" + hashlib.sha256(der[pos:end]).hexdigest()
+    One implementation: the kubeadm stand-in's, which must stay a single
+    stdlib-only file because it is copied into the VM.
+    """
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "kube", "kubeadm_standin.py")
+    spec = importlib.util.spec_from_file_location("hftlab_kubeadm_standin", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.spki_sha256(pem)
 
 
 def seed(api: Api, port: int, ca_pem: str, token: str, server: KmockServer | None = None) -> None:
