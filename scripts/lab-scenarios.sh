@@ -2,16 +2,17 @@
 # The molecule scenarios of the lab tier, in the order CI runs them.
 #   default      the lab itself: shape (2 NUMA nodes, SMT), GRUB boot, igb
 #                SR-IOV ports on NUMA node 1 with a PHC, the PTP grandmaster
-# Not in the CI lab tier yet, because neither has passed end to end:
-#   host_tuning  host part of onboard.yml (plan, host roles, one reboot,
-#                idempotence, bad input refused with the host untouched, PTP
-#                lock, VFs after the reboot). Its converge (one reboot,
-#                changed=34) and idempotence (changed=0) pass; its side_effect
-#                and verify have not yet passed in one run.
-#   kubernetes   the whole onboarding against the emulated control plane.
-# Run them by hand: PATH=$PWD/.venv/bin:$PATH molecule test -s <scenario>
+#   onboard      the whole onboarding on a fresh lab VM and the emulated
+#                control plane: one reboot, idempotence, bad values refused
+#                with the host untouched, broken layers named by validate.yml,
+#                the kubelet transition and its restore, testinfra checks of
+#                every layer, the ansible-runner jobs, offboard.yml
+# Not in the CI lab tier, because onboard covers it:
+#   host_tuning  the host part of onboard alone (no control plane), for work
+#                on the host roles
+# Run one by hand: PATH=$PWD/.venv/bin:$PATH molecule test -s <scenario>
 cd "$(dirname "$0")/../molecule" || exit 1
-for s in default; do
+for s in default onboard; do
   [ -f "$s/molecule.yml" ] || { echo "lab-scenarios: molecule/$s/molecule.yml is missing" >&2; exit 1; }
   echo "$s"
 done

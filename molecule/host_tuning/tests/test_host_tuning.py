@@ -7,29 +7,13 @@ refusals. A failing test prints the journal of the unit concerned.
 
 import json
 
-import pytest
 
 MARKERS = "/var/lib/quantbot-hft-test"
 SIZE_DIR = {"2M": "hugepages-2048kB", "1G": "hugepages-1048576kB"}
 
 
-def _expand(cpulist):
-    cpus = set()
-    for item in cpulist.strip().split(","):
-        if item:
-            first, _sep, last = item.partition("-")
-            cpus.update(range(int(first), int(last or first) + 1))
-    return cpus
-
-
 def _journal(host, unit):
     return host.run(f"journalctl --boot --no-pager --lines=50 --unit={unit}").stdout
-
-
-@pytest.fixture(scope="module")
-def plan(host):
-    with host.sudo():
-        return json.loads(host.file(f"{MARKERS}/plan.json").content_string)
 
 
 def _read(host, path):
@@ -113,26 +97,26 @@ def test_tuned_bootloader_plugin_writes_no_cmdline(host):
     assert not leftover, leftover
 
 
-def test_workqueues_stay_off_isolated_cpus(host, plan):
+def test_workqueues_stay_off_isolated_cpus(host, plan, cpuset):
     # cpu-partitioning writes the housekeeping mask here from isolated_cores:
     # this proves the profile's own [variables] took effect.
     mask = int(_read(host, "/sys/devices/virtual/workqueue/cpumask").replace(",", ""), 16)
-    on_isolated = {cpu for cpu in _expand(plan["isolated_cpus"]) if mask >> cpu & 1}
+    on_isolated = {cpu for cpu in cpuset(plan["isolated_cpus"]) if mask >> cpu & 1}
     assert not on_isolated, f"workqueue cpumask {mask:x} includes isolated CPUs {sorted(on_isolated)}"
 
 
 def test_irqbalance_bans_isolated_cpus(host, plan):
     with host.sudo():
-        env = host.check_output("systemctl show --property=Environment irqbalance.service")
+        env = host.check_output("systemctl show --property=Environment --value irqbalance.service")
     assert f"IRQBALANCE_BANNED_CPULIST={plan['isolated_cpus']}" in env.split(), env
 
 
-def test_pid1_stays_off_isolated_cpus(host, plan):
+def test_pid1_stays_off_isolated_cpus(host, plan, cpuset):
     allowed = next(
         line.split(":", 1)[1] for line in _read(host, "/proc/1/status").splitlines()
         if line.startswith("Cpus_allowed_list:")
     )
-    assert not _expand(allowed) & _expand(plan["isolated_cpus"]), allowed
+    assert not cpuset(allowed) & cpuset(plan["isolated_cpus"]), allowed
 
 
 def test_no_reboot_in_second_run(host):

@@ -81,11 +81,36 @@ def test_phc2sys_not_started_in_software_mode(host):
     assert not host.service("phc2sys@%s.service" % HFT_IF).is_running
 
 
-def test_ptp4l_runs_on_housekeeping_cpus_with_sched_fifo(host):
+def test_ptp4l_runs_on_housekeeping_cpus_with_sched_fifo(host, plan, cpuset):
     with host.sudo():
         pid = host.check_output("systemctl show -p MainPID --value ptp4l@%s.service" % HFT_IF).strip()
         policy = host.check_output("chrt -p %s" % pid)
+        affinity = host.check_output("taskset -cp %s" % pid).rsplit(":", 1)[1]
     assert "SCHED_FIFO" in policy, policy
+    assert cpuset(affinity) == cpuset(plan["reserved_cpus"]), (affinity, plan["reserved_cpus"])
+
+
+def _percentile(values, fraction):
+    """Nearest-rank percentile of a sorted list."""
+    rank = max(1, int(-(-fraction * len(values) // 1)))
+    return values[rank - 1]
+
+
+def test_offset_percentiles_over_a_minute(host, ptp, capsys):
+    """|offsetFromMaster| sampled with pmc every 2 s for a minute; printed, and p95 under the lab threshold."""
+    assert ptp["port_state"] == "SLAVE", ptp
+    script = ("for i in $(seq 30); do pmc -u -b 0 -f %s 'GET CURRENT_DATA_SET' "
+              "| awk '/offsetFromMaster/ {print $2}'; sleep 2; done" % CONFIG)
+    with host.sudo():
+        out = host.check_output(script)
+    samples = sorted(abs(float(v)) for v in out.split())
+    assert len(samples) >= 25, "pmc answered %d of 30 times: %r" % (len(samples), out)
+    stats = {name: _percentile(samples, f) for name, f in (("p50", 0.5), ("p90", 0.9), ("p95", 0.95), ("p99", 0.99))}
+    stats["max"] = samples[-1]
+    with capsys.disabled():
+        print("\nPTP |offsetFromMaster| over %d samples in about 60 s (ns): %s; threshold %d"
+              % (len(samples), ", ".join("%s %d" % kv for kv in stats.items()), THRESHOLD_NS))
+    assert stats["p95"] <= THRESHOLD_NS, stats
 
 
 def test_conflicting_time_daemon_stopped(host):
@@ -108,8 +133,12 @@ def test_hardware_required_fails_clearly_on_a_nic_without_it(host):
     """The management NIC (virtio) has no hardware timestamping: the check the ptp role runs first refuses it."""
     result = host.ansible("quantbot.hft.nic_timestamping", "interface=%s require=hardware" % MGMT_IF,
                           check=False)
-    assert result.get("failed") is True, result
-    assert "lacks hardware timestamping" in result["msg"]
+    # ansible --tree (what testinfra reads) leaves the "failed" key out of a
+    # failed result. The module's success result carries "capabilities" and
+    # no "msg"; this message comes only from its fail_json.
+    assert "capabilities" not in result, result
+    assert "lacks hardware timestamping" in result.get("msg", ""), result
+    assert MGMT_IF in result["msg"]
 
 
 @pytest.mark.parametrize("pf", SRIOV_PFS, ids=[pf["name"] for pf in SRIOV_PFS])
@@ -131,8 +160,9 @@ def test_vfs_were_created_by_the_boot_unit(host):
     """After the side_effect reboot only quantbot-sriov.service can have created the VFs."""
     unit = "quantbot-sriov.service"
     with host.sudo():
-        state = host.run("systemctl show -p ActiveState -p Result --value %s" % unit).stdout.split()
-    assert state == ["active", "success"], journal(host, unit)
+        state = host.run("systemctl show -p ActiveState -p Result %s" % unit).stdout.split()
+    # A oneshot with RemainAfterExit: active, and its run succeeded.
+    assert sorted(state) == ["ActiveState=active", "Result=success"], "%s\n%s" % (state, journal(host, unit))
 
 
 def test_persistence_unit_enabled(host):
