@@ -9,6 +9,7 @@ import json
 import os
 
 import pytest
+import yaml
 
 NODE = "hft-lab-1"
 DROPIN = "/etc/kubernetes/kubelet/kubelet.conf.d/quantbot-hft.conf"
@@ -49,7 +50,10 @@ def test_kubelet_healthz(host):
 
 def test_dropin_written(host):
     with host.sudo():
-        assert host.file(DROPIN).contains("cpuManagerPolicy: static")
+        dropin = yaml.safe_load(host.file(DROPIN).content_string)
+    assert dropin["kind"] == "KubeletConfiguration"
+    assert dropin["cpuManagerPolicy"] == "static"
+    assert dropin["topologyManagerPolicy"] == "single-numa-node"
 
 
 def test_configz_on_the_node_is_static(host):
