@@ -46,7 +46,7 @@ import urllib.error
 import urllib.request
 import uuid
 
-from .state import LabError, load_state, proc_cmdline, read_pid, save_json, tcp_open, write_pid, write_text
+from .state import LabError, load_state, proc_cmdline, read_pid, save_json, tail, tcp_open, write_pid, write_text
 
 PTP_NAMESPACE = "alphaswarm-bots"
 PTP_DAEMONSET = "quantbot-ptp"
@@ -655,7 +655,7 @@ class ControlPlane:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if proc.poll() is not None:
-                raise LabError("the control plane exited (rc %s):\n%s" % (proc.returncode, _tail(self.logfile)))
+                raise LabError("the control plane exited (rc %s):\n%s" % (proc.returncode, tail(self.logfile, 20)))
             st = load_state(self.statefile)
             if st.get("pid") == proc.pid and tcp_open("127.0.0.1", st["port"]):
                 self.log("control plane pid %s on %s; kubeconfig %s" % (proc.pid, st["url"],
@@ -663,7 +663,7 @@ class ControlPlane:
                 return self.status()
             time.sleep(0.2)
         proc.terminate()
-        raise LabError("the control plane did not answer within %ss:\n%s" % (timeout, _tail(self.logfile)))
+        raise LabError("the control plane did not answer within %ss:\n%s" % (timeout, tail(self.logfile, 20)))
 
     def down(self) -> bool:
         pid = self.pid()
@@ -682,14 +682,6 @@ class ControlPlane:
             if os.path.exists(os.path.join(self.run_dir, name)):
                 os.unlink(os.path.join(self.run_dir, name))
         return bool(pid)
-
-
-def _tail(path: str, n: int = 20) -> str:
-    try:
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            return "".join(fh.readlines()[-n:])
-    except OSError:
-        return ""
 
 
 # --------------------------------------------------------------------------

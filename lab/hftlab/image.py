@@ -21,7 +21,7 @@ import uuid
 
 from . import qemu
 from .mirror import find_mirror
-from .state import LabError, Paths, file_lock, save_json
+from .state import LabError, Paths, file_lock, save_json, tail
 
 RECIPE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "recipe")
 SUITE = "bookworm"
@@ -170,14 +170,6 @@ def unmount_under(path: str) -> None:
 def safe_rmtree(path: str) -> None:
     unmount_under(path)
     shutil.rmtree(path)
-
-
-def tail(path: str, n: int = 25) -> str:
-    try:
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            return "".join(fh.readlines()[-n:])
-    except OSError:
-        return ""
 
 
 def ensure_image(paths: Paths, log, rebuild: bool = False) -> Image:

@@ -120,6 +120,15 @@ def live_pid(pidfile: str, marker: str, proc: str = "/proc") -> int | None:
 # ----------------------------------------------------------------- state
 
 
+def tail(path: str, n: int = 25) -> str:
+    """The last n lines of a log file, or "" when it cannot be read."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            return "".join(fh.readlines()[-n:])
+    except OSError:
+        return ""
+
+
 def load_state(path: str) -> dict:
     try:
         with open(path, encoding="utf-8") as fh:

@@ -19,6 +19,7 @@ from .state import (
     live_pid,
     load_state,
     save_json,
+    tail,
     write_pid,
     write_text,
 )
@@ -95,7 +96,7 @@ def ssh_run(key: str, port: int, command: str, timeout: float = 120) -> subproce
 
 
 def _tail(path: str, n: int = 30) -> str:
-    return image.tail(path, n)
+    return tail(path, n)
 
 
 class Lab:
