@@ -252,6 +252,41 @@ def device_plugin_config(pfs, host, resource_name=DEFAULT_RESOURCE_NAME, resourc
                               "selectors": selectors}]}
 
 
+def host_from_facts(host_facts, names):
+    """The ``read_host`` shape built from quantbot.hft.host_facts' ``nics`` (no per-VF ``ip`` settings)."""
+    nics = (host_facts or {}).get("nics") or {}
+
+    def hex_id(value):
+        return value.lower().replace("0x", "").zfill(4) if value else None
+
+    pfs = {}
+    for name in names:
+        info = nics.get(name)
+        pfs[name] = {"exists": info is not None} if info is None else {
+            "exists": True, "totalvfs": info.get("sriov_totalvfs"), "numvfs": info.get("sriov_numvfs"),
+            "vendor": hex_id(info.get("vendor")), "vf_device": hex_id(info.get("vf_device")),
+            "vfs": [dict((k, vf.get(k)) for k in ("index", "pci", "driver", "driver_override"))
+                    for vf in info.get("vfs") or []],
+            "vf_links": {}}
+    return {"interfaces": sorted(nics), "pfs": pfs}
+
+
+def sriov_problems(pfs, host_facts, plan_args, iommu_args):
+    """Why the sriov role cannot apply ``pfs`` on this host ([] when it can): the request, the host, the IOMMU plan."""
+    try:
+        normalized = normalize_pfs(pfs)
+        validate_against_host(normalized, host_from_facts(host_facts, [pf["name"] for pf in normalized]))
+    except SriovError as exc:
+        return ["sriov: %s" % exc]
+    status = iommu_status(normalized, list(iommu_args or []), plan_args, (host_facts or {}).get("cmdline") or "")
+    if status["missing_from_plan"]:
+        return ["PF %s binds VFs to vfio-pci, which needs the IOMMU, but the plan's kernel arguments lack %s. Set "
+                "hft_iommu: true (quantbot.hft.node_topology iommu) so the boot_args role applies them"
+                % (", ".join(pf["name"] for pf in normalized if pf["driver"] == "vfio-pci"),
+                   " ".join(status["missing_from_plan"]))]
+    return []
+
+
 # --------------------------------------------------------------------------
 # current state and the plan (pure)
 # --------------------------------------------------------------------------

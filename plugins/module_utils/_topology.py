@@ -25,19 +25,14 @@ from __future__ import annotations
 import os
 import re
 
-SIZES = ("2M", "1G")
-PAGE_KB = {"2M": 2 * 1024, "1G": 1024 * 1024}
+from ansible_collections.quantbot.hft.plugins.module_utils._cmdline import arg_key, arg_problems, missing_args
+from ansible_collections.quantbot.hft.plugins.module_utils._hugepages import SIZES, fit_problem
+
 ISOLCPUS_FLAGS = ("managed_irq", "domain", "nohz")
 DEFAULT_ISOLCPUS_FLAGS = ("managed_irq",)
 DEFAULT_IOMMU_ARGS = ("intel_iommu=on", "iommu=pt")
 DEFAULT_HUGEPAGES_2M = 1024
 DEFAULT_HUGEPAGES_1G = 0
-
-# HugePages may take a node's MemTotal minus a headroom of the larger of
-# HEADROOM_PERCENT of MemTotal and HEADROOM_MIN_KB. The kernel, page tables and
-# the housekeeping daemons on that node need ordinary pages to boot at all.
-HEADROOM_PERCENT = 10
-HEADROOM_MIN_KB = 256 * 1024
 
 _CPULIST_ITEM = re.compile(r"([0-9]+)(?:-([0-9]+))?")
 _MEMTOTAL = re.compile(r"^Node\s+[0-9]+\s+MemTotal:\s+([0-9]+)\s*kB\s*$", re.MULTILINE)
@@ -263,6 +258,38 @@ def _read_nics(root):
     return nics
 
 
+def _extra_args(planned, extra):
+    """hft_kernel_args_extra, checked: one token each, no duplicate, no key the plan already sets."""
+    extra = list(extra or [])
+    problems = arg_problems(extra, "hft_kernel_args_extra")
+    if problems:
+        raise TopologyError("; ".join(problems))
+    owned = set(arg_key(arg) for arg in planned)
+    clash = [arg for arg in extra if arg_key(arg) in owned]
+    if clash:
+        raise TopologyError("hft_kernel_args_extra: %s set%s a key the plan already sets (%s); change the plan's "
+                            "input instead (hft_isolcpus_flags, hft_hugepages_2m, hft_iommu_args...)"
+                            % (" ".join(clash), "s" if len(clash) == 1 else "",
+                               ", ".join(sorted(set(arg_key(a) for a in clash)))))
+    return extra
+
+
+def effective_numa_node(raw, node_ids):
+    """A device's NUMA node as the plan and the checks use it, or None when it is unknown.
+
+    sysfs reports -1 when the firmware gives no locality. On a machine with one
+    NUMA node that can only be node 0 (or the one node there is); on a
+    multi-node machine it stays unknown. ``node_ids`` are the host's node ids.
+    """
+    nodes = sorted(int(node) for node in node_ids)
+    if raw is None:
+        return None
+    raw = int(raw)
+    if raw >= 0:
+        return raw
+    return nodes[0] if len(nodes) == 1 else None
+
+
 def read_cmdline(path="/proc/cmdline"):
     """Tokens of the running kernel command line, or None when the file does not exist."""
     try:
@@ -325,8 +352,8 @@ def _select_hft_node(topo, nodes, nics, hft_numa_node, warnings):
     located = {}
     unlocated = []
     for name in wanted:
-        node = int(known_nics[name]["numa_node"])
-        if node < 0:
+        node = effective_numa_node(known_nics[name]["numa_node"], nodes)
+        if node is None:
             unlocated.append(name)
             continue
         if node not in nodes:
@@ -485,21 +512,10 @@ def _plan_hugepages(nodes, hft_node, hugepages_2m, hugepages_1g, override):
                 pages[size][str(node)] = _count(count, "hugepages[%s][%s]" % (size, key))
 
     for node in sorted(nodes):
-        mem_kb = int(nodes[node]["memory_kb"])
-        need_kb = sum(pages[size][str(node)] * PAGE_KB[size] for size in SIZES)
-        if not need_kb:
-            continue
-        limit_kb = max(0, mem_kb - max(mem_kb * HEADROOM_PERCENT // 100, HEADROOM_MIN_KB))
-        if need_kb > limit_kb:
-            detail = " + ".join(
-                "%s x %d (%d MiB)" % (size, pages[size][str(node)],
-                                      pages[size][str(node)] * PAGE_KB[size] // 1024)
-                for size in SIZES if pages[size][str(node)])
-            raise TopologyError(
-                "hugepages do not fit NUMA node %d: %s = %d MiB, but the node has MemTotal "
-                "%d MiB and at most %d MiB may go to HugePages (MemTotal minus the larger of "
-                "%d%% and %d MiB)" % (node, detail, need_kb // 1024, mem_kb // 1024,
-                                      limit_kb // 1024, HEADROOM_PERCENT, HEADROOM_MIN_KB // 1024))
+        problem = fit_problem(node, dict((size, pages[size][str(node)]) for size in SIZES),
+                              nodes[node]["memory_kb"])
+        if problem:
+            raise TopologyError(problem)
     return pages
 
 
@@ -538,38 +554,17 @@ def _kernel_args(online, reserved, isolated, pages, isolcpus_flags, iommu, iommu
     return args
 
 
-def _token_keys(tokens):
-    """Comparison keys: a hugepages= token counts only after the same hugepagesz=."""
-    keys = []
-    size = None
-    for token in tokens:
-        if token.startswith("hugepagesz="):
-            size = token.split("=", 1)[1]
-            keys.append(token)
-        elif token.startswith("hugepages="):
-            keys.append((size, token))
-        else:
-            keys.append(token)
-    return keys
-
-
-def missing_args(kernel_args, cmdline_tokens):
-    """Planned arguments absent from the running command line (exact token match)."""
-    if cmdline_tokens is None:
-        return list(kernel_args)
-    present = set(_token_keys(cmdline_tokens))
-    return [arg for arg, key in zip(kernel_args, _token_keys(kernel_args)) if key not in present]
-
-
 def make_plan(topology, nics=None, reserved_cores_per_node=1, reserved_cpus=None,
               isolated_cpus=None, hft_numa_node=None, hugepages_2m=DEFAULT_HUGEPAGES_2M,
               hugepages_1g=DEFAULT_HUGEPAGES_1G, hugepages=None,
               isolcpus_flags=DEFAULT_ISOLCPUS_FLAGS, iommu=False,
-              iommu_args=DEFAULT_IOMMU_ARGS, cmdline=None):
+              iommu_args=DEFAULT_IOMMU_ARGS, cmdline=None, extra_kernel_args=None):
     """Build the ``plan`` dictionary of the contract from a ``topology`` dictionary.
 
     ``cmdline`` is the list of running kernel command-line tokens, or None when
-    it could not be read. Returns ``(plan, warnings)``.
+    it could not be read. ``extra_kernel_args`` (hft_kernel_args_extra) are
+    appended to the planned arguments: each one token, no duplicate key, no key
+    the plan already sets. Returns ``(plan, warnings)``.
     """
     warnings = []
     nodes = dict((int(node), info) for node, info in topology["numa_nodes"].items())
@@ -594,6 +589,7 @@ def make_plan(topology, nics=None, reserved_cores_per_node=1, reserved_cpus=None
     pages = _plan_hugepages(nodes, hft_node, hugepages_2m, hugepages_1g, hugepages)
     args = _kernel_args(online, reserved, isolated, pages, list(isolcpus_flags or []),
                         iommu, list(iommu_args or []))
+    args += _extra_args(args, extra_kernel_args)
     missing = missing_args(args, cmdline)
     plan = {
         "reserved_cpus": format_cpulist(reserved),

@@ -9,45 +9,38 @@ Every ``check_*`` function returns a record
 anything itself. ``summarise(records)`` gives the runbook's shape
 ``{valid, failures: [{check, expected, actual, hint}], checks}``.
 
-Observed data comes from three places, gathered by node_validate:
+Observed data comes from three places:
 
 * the API: the Node, the pods bound to the node (one list), the kubelet's
-  ``/configz`` through the node proxy;
-* the host (``host_facts``), a dict with these keys, each optional:
-  ``cmdline`` (str), ``isolated`` (cpulist str of /sys/devices/system/cpu/isolated),
-  ``nohz_full`` (cpulist str), ``hugepages`` ({"2M": {"0": pages}}),
-  ``numa_balancing`` (int), ``numastat`` ({"0": {"numa_miss": n, ...}}),
-  ``node_cpus`` ({"0": "0-3"}), ``nic_numa_node`` (int),
-  ``ptp`` ({port_state, offset_ns} as _ptp.parse_pmc returns it, or {error: str});
-* the plan (``hft_plan``, see docs/ARCHITECTURE.md).
+  ``/configz`` through the node proxy (node_validate reads them);
+* the host: quantbot.hft.host_facts' result (``_hostfacts.py``), plus ``ptp``
+  ({port_state, offset_ns} as _ptp.parse_pmc returns it, or {error: str});
+* the plan (``hft_plan``, see docs/ARCHITECTURE.md), whose values a role's own
+  input may replace (``expectations()``).
 
-``gather_host_facts`` reads the host files under given roots; it is the only
-function here that touches the file system.
+``run_host_checks`` is the host scope (the post-boot assertions use it on the
+node, without the kubernetes client); ``run_checks`` adds the API checks.
+Nothing here reads a file.
 """
 
 from __future__ import (absolute_import, division, print_function)
 __metaclass__ = type
 
-import os
-import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
+from ansible_collections.quantbot.hft.plugins.module_utils._cmdline import (
+    arg_value,
+    isolcpus_domain_cpus,
+    missing_args,
+    tokens,
+)
 from ansible_collections.quantbot.hft.plugins.module_utils._ptp import PtpError, judge
 from ansible_collections.quantbot.hft.plugins.module_utils._topology import (
     TopologyError,
+    effective_numa_node,
     format_cpulist,
-    missing_args,
     parse_cpulist,
 )
-
-PAGE_DIRS = {"2M": "hugepages-2048kB", "1G": "hugepages-1048576kB"}
-NUMASTAT_KEYS = ("numa_hit", "numa_miss", "numa_foreign", "interleave_hit", "local_node", "other_node")
-
-_BINARY = {"Ki": 2 ** 10, "Mi": 2 ** 20, "Gi": 2 ** 30, "Ti": 2 ** 40, "Pi": 2 ** 50, "Ei": 2 ** 60}
-_DECIMAL = {"n": Decimal("1e-9"), "u": Decimal("1e-6"), "m": Decimal("1e-3"), "": Decimal(1),
-            "k": Decimal(10) ** 3, "M": Decimal(10) ** 6, "G": Decimal(10) ** 9,
-            "T": Decimal(10) ** 12, "P": Decimal(10) ** 15, "E": Decimal(10) ** 18}
-_QUANTITY = re.compile(r"^([+-]?[0-9.]+(?:[eE][+-]?[0-9]+)?)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?$")
 
 
 class ValidateError(ValueError):
@@ -58,19 +51,21 @@ class ValidateError(ValueError):
 # small helpers
 # --------------------------------------------------------------------------
 def parse_quantity(value):
-    """A Kubernetes quantity ("2Gi", "500m", "4", 3) as a Decimal."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return Decimal(str(value))
-    text = str(value).strip() if value is not None else ""
-    match = _QUANTITY.match(text)
-    if not match:
+    """A Kubernetes quantity ("2Gi", "500m", "4", 3) as a Decimal (kubernetes.utils.quantity).
+
+    Only the API-side checks need it, and they run where the kubernetes client
+    is; the host-side checks never call it, so the node needs no client.
+    """
+    try:
+        from kubernetes.utils.quantity import parse_quantity as k8s_parse_quantity
+    except ImportError:
+        raise ValidateError("parsing the Kubernetes quantity %r needs the kubernetes Python client" % (value,))
+    if isinstance(value, bool) or value is None:
         raise ValidateError("not a Kubernetes quantity: %r" % (value,))
     try:
-        number = Decimal(match.group(1))
-    except InvalidOperation:
+        return k8s_parse_quantity(value)
+    except (ValueError, TypeError, ArithmeticError):
         raise ValidateError("not a Kubernetes quantity: %r" % (value,))
-    suffix = match.group(2) or ""
-    return number * (_BINARY[suffix] if suffix in _BINARY else _DECIMAL[suffix])
 
 
 def record(check, ok, expected, actual, hint=""):
@@ -183,64 +178,50 @@ def check_kubelet_reserved(configz, plan):
                   "the kubelet role must set reservedSystemCPUs to plan.reserved_cpus")
 
 
-def check_cmdline(cmdline, plan):
-    tokens = (cmdline or "").split()
-    missing = missing_args(list(plan.get("kernel_args") or []), tokens)
-    return record("kernel_cmdline", not missing, list(plan.get("kernel_args") or []),
-                  {"missing": missing, "cmdline": cmdline},
+def check_cmdline(cmdline, kernel_args):
+    """Every wanted kernel argument is on the running command line."""
+    args = list(kernel_args or [])
+    missing = missing_args(args, tokens(cmdline))
+    return record("kernel_cmdline", not missing, args, {"missing": missing, "cmdline": cmdline},
                   "the boot_args role sets these; a reboot applies them")
 
 
-def _isolcpus_domain_cpus(kernel_args):
-    """CPUs that /sys/devices/system/cpu/isolated will list for these args.
-
-    That file shows the scheduler-domain isolation only: ``isolcpus=2-3`` (no
-    flags) or ``isolcpus=domain,...``. ``isolcpus=managed_irq,2-3`` leaves it
-    empty, and so does nohz_full.
-    """
-    for arg in kernel_args or []:
-        if arg.startswith("isolcpus="):
-            parts = arg[len("isolcpus="):].split(",")
-            flags = [p for p in parts if p and not p[0].isdigit()]
-            cpus = ",".join(p for p in parts if p and p[0].isdigit())
-            if not flags or "domain" in flags:
-                return _cpus(cpus, "isolcpus")
-            return set()
-    return set()
-
-
-def _arg_cpus(kernel_args, name):
-    for arg in kernel_args or []:
-        if arg.startswith(name + "="):
-            return _cpus(arg[len(name) + 1:], name)
-    return None
-
-
-def check_isolated(host, plan):
-    """/sys/devices/system/cpu/isolated (and nohz_full) against the plan."""
+def check_isolated(host, kernel_args):
+    """/sys/devices/system/cpu/isolated (and nohz_full) against the kernel arguments."""
     records = []
-    args = plan.get("kernel_args") or []
-    want = _isolcpus_domain_cpus(args)
-    have = _cpus((host.get("isolated") or "").strip(), "isolated")
+    cpus = host.get("cpus") or {}
+    want = isolcpus_domain_cpus(kernel_args, _cpus)
+    have = _cpus((cpus.get("isolated") or "").strip(), "isolated")
     records.append(record(
         "isolated_cpus", have == want, format_cpulist(want), format_cpulist(have),
         "the running kernel's isolcpus differs from the plan; reboot with the boot_args role's cmdline "
         "(only isolcpus without flags or with 'domain' shows here)"))
-    want_nohz = _arg_cpus(args, "nohz_full")
-    if want_nohz is not None and "nohz_full" in host:
-        have_nohz = _cpus((host.get("nohz_full") or "").strip(), "nohz_full")
+    nohz = arg_value(kernel_args, "nohz_full")
+    if nohz is not None and "nohz_full" in cpus:
+        want_nohz = _cpus(nohz, "nohz_full")
+        have_nohz = _cpus((cpus.get("nohz_full") or "").strip(), "nohz_full")
         records.append(record("nohz_full_cpus", have_nohz == want_nohz, format_cpulist(want_nohz),
                               format_cpulist(have_nohz),
                               "nohz_full= is not active as planned (CONFIG_NO_HZ_FULL kernel and a reboot)"))
     return records
 
 
-def check_hugepages_numa(observed, plan):
-    want = plan.get("hugepages") or {}
+def host_pages(host):
+    """HugePages per size per node, ``{"2M": {"0": pages}}``, from host_facts' numa."""
+    pages = {}
+    for node, info in sorted((host.get("numa") or {}).items()):
+        for size, counts in (info.get("hugepages") or {}).items():
+            if counts.get("total") is not None:
+                pages.setdefault(size, {})[str(node)] = int(counts["total"])
+    return pages
+
+
+def check_hugepages_numa(host, want):
+    observed = host_pages(host)
     wrong = {}
-    for size, nodes in sorted(want.items()):
+    for size, nodes in sorted((want or {}).items()):
         for node, pages in sorted(nodes.items()):
-            have = ((observed or {}).get(size) or {}).get(str(node), 0)
+            have = (observed.get(size) or {}).get(str(node), 0)
             if int(have) != int(pages):
                 wrong["%s node%s" % (size, node)] = {"planned": int(pages), "actual": int(have)}
     return record("hugepages_per_numa", not wrong, want, wrong or observed,
@@ -249,10 +230,17 @@ def check_hugepages_numa(observed, plan):
 
 
 def check_nic_numa(host, plan, nic):
-    nic_node = host.get("nic_numa_node")
+    nics = host.get("nics") or {}
+    if nic not in nics:
+        return record("nic_numa_node", False, {"nic": nic, "numa_node": plan.get("hft_numa_node")},
+                      {"nic": nic, "present": False},
+                      "%s is not a network interface with a device on this host (interfaces: %s)"
+                      % (nic, ", ".join(sorted(nics)) or "none"))
+    numa = host.get("numa") or {}
+    nic_node = effective_numa_node(nics[nic].get("numa_node"), numa.keys())
     hft = plan.get("hft_numa_node")
-    node_cpus = _cpus((host.get("node_cpus") or {}).get(str(nic_node), ""), "node cpus") \
-        if nic_node is not None and nic_node >= 0 else set()
+    node_cpus = _cpus((numa.get(str(nic_node)) or {}).get("cpus", ""), "node cpus") \
+        if nic_node is not None else set()
     isolated = _cpus(plan.get("isolated_cpus") or "", "plan.isolated_cpus")
     on_node = sorted(node_cpus & isolated)
     ok = nic_node is not None and nic_node == hft and bool(on_node)
@@ -270,12 +258,30 @@ def check_numa_balancing(value):
                   "(tuned role)")
 
 
-def numastat_record(numastat):
+def numastat_record(host):
     """Informational: numa_miss/numa_foreign per node (never fails)."""
     report = {}
-    for node, counters in sorted((numastat or {}).items()):
+    for node, info in sorted((host.get("numa") or {}).items()):
+        counters = info.get("numastat") or {}
         report[str(node)] = dict((k, int(counters.get(k, 0))) for k in ("numa_miss", "numa_foreign"))
     return record("numastat", True, "reported", report)
+
+
+def check_tuned_profile(host, profile):
+    active = (host.get("tuned") or {}).get("active_profile")
+    return record("tuned_profile", active == profile, "tuned profile %s active" % profile,
+                  "active profile: %s" % (active or "none (tuned not installed or no profile)"),
+                  "apply the tuned role (tuned-adm profile %s) and check /var/log/tuned/tuned.log" % profile)
+
+
+def check_sriov_numvfs(host, vfs):
+    """``vfs``: {PF: wanted VF count}. One record for all PFs."""
+    nics = host.get("nics") or {}
+    actual = dict((pf, (nics.get(pf) or {}).get("sriov_numvfs") if pf in nics else "no such interface")
+                  for pf in sorted(vfs))
+    ok = all(actual[pf] == int(count) for pf, count in vfs.items())
+    return record("sriov_numvfs", ok, dict((pf, int(n)) for pf, n in sorted(vfs.items())), actual,
+                  "quantbot-sriov.service creates the VFs at boot: journalctl -b -u quantbot-sriov.service")
 
 
 def check_ptp_sync(ptp, threshold_ns):
@@ -295,6 +301,62 @@ def check_ptp_sync(ptp, threshold_ns):
                    "reasons": verdict["reasons"]},
                   "ptp4l is not locked to a master: check the grandmaster, the port's hardware "
                   "timestamping (quantbot.hft.nic_timestamping) and the ptp role's config")
+
+
+def expectations(plan, overrides=None):
+    """What the host checks expect: the plan's values, each replaceable by a role's own input.
+
+    Keys: kernel_args, isolated_cpus, hugepages, hft_numa_node, tuned_profile (None: not checked), vfs
+    ({PF: count}; empty: not checked).
+    """
+    plan = plan or {}
+    out = {"kernel_args": list(plan.get("kernel_args") or []), "isolated_cpus": plan.get("isolated_cpus"),
+           "hugepages": plan.get("hugepages") or {}, "hft_numa_node": plan.get("hft_numa_node"),
+           "tuned_profile": None, "vfs": {}}
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            out[key] = value
+    return out
+
+
+def run_host_checks(host, plan, opts, expect=None):
+    """The host scope of the validation (also the post-boot assertions). Returns (records, skipped).
+
+    ``host`` is quantbot.hft.host_facts' result, plus ``ptp`` (a pmc probe) when
+    PTP is checked; ``expect`` overrides the plan's expectations (see expectations()).
+    """
+    records = []
+    skipped = []
+    host = host or {}
+    want = expectations(plan, expect)
+    if plan:
+        if "cmdline" in host:
+            records.append(check_cmdline(host["cmdline"], want["kernel_args"]))
+        if "cpus" in host:
+            records.extend(check_isolated(host, want["kernel_args"]))
+        if "numa" in host:
+            records.append(check_hugepages_numa(host, want["hugepages"]))
+        if opts.get("nic") and "nics" in host:
+            records.append(check_nic_numa(host, dict(plan, hft_numa_node=want["hft_numa_node"]), opts["nic"]))
+    else:
+        skipped.append("plan-based host checks (no plan given)")
+    if "kernel.numa_balancing" in (host.get("sysctl") or {}):
+        records.append(check_numa_balancing(host["sysctl"]["kernel.numa_balancing"]))
+    if "numa" in host:
+        records.append(numastat_record(host))
+    if want["tuned_profile"] and "tuned" in host:
+        records.append(check_tuned_profile(host, want["tuned_profile"]))
+    if want["vfs"] and "nics" in host:
+        records.append(check_sriov_numvfs(host, want["vfs"]))
+    if host.get("ptp"):
+        for iface, probe in sorted(host["ptp"].items()):
+            rec = check_ptp_sync(probe, opts["ptp_offset_threshold_ns"])
+            rec["actual"] = dict(rec["actual"], interface=iface) if isinstance(rec["actual"], dict) \
+                else {"interface": iface, "error": rec["actual"]}
+            records.append(rec)
+    else:
+        skipped.append("ptp sync (no ptp4l instance to ask)")
+    return records, skipped
 
 
 # --------------------------------------------------------------------------
@@ -412,95 +474,10 @@ def run_checks(node, pods, configz, host, plan, opts):
             records.append(reserved)
     else:
         skipped.append("kubelet configz")
-    host = host or {}
-    if plan:
-        if "cmdline" in host:
-            records.append(check_cmdline(host["cmdline"], plan))
-        if "isolated" in host:
-            records.extend(check_isolated(host, plan))
-        if "hugepages" in host:
-            records.append(check_hugepages_numa(host["hugepages"], plan))
-        if opts.get("nic") and "nic_numa_node" in host:
-            records.append(check_nic_numa(host, plan, opts["nic"]))
-    else:
-        skipped.append("plan-based host checks (no plan given)")
-    if "numa_balancing" in host:
-        records.append(check_numa_balancing(host["numa_balancing"]))
-    if "numastat" in host:
-        records.append(numastat_record(host["numastat"]))
-    if "ptp" in host:
-        records.append(check_ptp_sync(host["ptp"], opts["ptp_offset_threshold_ns"]))
-    else:
-        skipped.append("ptp sync (no pmc probe)")
+    if host is not None:
+        host_records, host_skipped = run_host_checks(host, plan, opts, opts.get("expect"))
+        records.extend(host_records)
+        skipped.extend(host_skipped)
     bots = select_bot_pods(pods, opts["bot_namespace"], opts["ptp_daemonset"], opts.get("bot_selector"))
     records.extend(check_bot_pods(bots))
     return records, skipped
-
-
-# --------------------------------------------------------------------------
-# host observation (the only file-reading part)
-# --------------------------------------------------------------------------
-def _read(path):
-    try:
-        with open(path) as handle:
-            return handle.read()
-    except (IOError, OSError):
-        return None
-
-
-def _nodes(sys_root):
-    base = os.path.join(sys_root, "devices/system/node")
-    try:
-        names = os.listdir(base)
-    except OSError:
-        return []
-    return sorted((int(n[4:]) for n in names if re.match(r"^node[0-9]+$", n)))
-
-
-def parse_numastat(text):
-    out = {}
-    for line in (text or "").splitlines():
-        parts = line.split()
-        if len(parts) == 2 and parts[0] in NUMASTAT_KEYS and parts[1].isdigit():
-            out[parts[0]] = int(parts[1])
-    return out
-
-
-def gather_host_facts(sys_root="/sys", proc_root="/proc", nic=None):
-    """Read the host's side of the checks. Missing files leave their key out."""
-    facts = {}
-    cmdline = _read(os.path.join(proc_root, "cmdline"))
-    if cmdline is not None:
-        facts["cmdline"] = cmdline.strip()
-    for key, rel in (("isolated", "devices/system/cpu/isolated"), ("nohz_full", "devices/system/cpu/nohz_full")):
-        text = _read(os.path.join(sys_root, rel))
-        if text is not None:
-            text = text.strip()
-            facts[key] = "" if text == "(null)" else text
-    balancing = _read(os.path.join(proc_root, "sys/kernel/numa_balancing"))
-    if balancing is not None and balancing.strip().lstrip("-").isdigit():
-        facts["numa_balancing"] = int(balancing.strip())
-    nodes = _nodes(sys_root)
-    if nodes:
-        pages, stats, cpus = {}, {}, {}
-        for node in nodes:
-            ndir = os.path.join(sys_root, "devices/system/node/node%d" % node)
-            for size, sub in PAGE_DIRS.items():
-                text = _read(os.path.join(ndir, "hugepages", sub, "nr_hugepages"))
-                if text is not None and text.strip().isdigit():
-                    pages.setdefault(size, {})[str(node)] = int(text.strip())
-            stat = _read(os.path.join(ndir, "numastat"))
-            if stat is not None:
-                stats[str(node)] = parse_numastat(stat)
-            cpulist = _read(os.path.join(ndir, "cpulist"))
-            if cpulist is not None:
-                cpus[str(node)] = cpulist.strip()
-        facts["hugepages"] = pages
-        facts["numastat"] = stats
-        facts["node_cpus"] = cpus
-    if nic:
-        text = _read(os.path.join(sys_root, "class/net", nic, "device/numa_node"))
-        if text is not None and text.strip().lstrip("-").isdigit():
-            node = int(text.strip())
-            facts["nic_numa_node"] = 0 if node < 0 and len(nodes) <= 1 else node
-    return facts

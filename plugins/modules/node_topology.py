@@ -134,10 +134,19 @@ options:
     type: list
     elements: str
     default: [intel_iommu=on, iommu=pt]
+  extra_kernel_args:
+    description:
+      - Further kernel arguments (C(hft_kernel_args_extra)), appended to the plan's, owned by the boot_args role
+        like the others and shown in the plan.
+      - Each must be one argument (no spaces, quotes or shell characters), given once, with a key that the plan
+        does not already set; otherwise the module fails naming it.
+    type: list
+    elements: str
+    default: []
 notes:
   - The order of RV(plan.kernel_args) is C(isolcpus), C(nohz_full), C(rcu_nocbs), C(irqaffinity),
     C(default_hugepagesz), then C(hugepagesz)/C(hugepages) pairs for 2M and 1G (only sizes and nodes with pages,
-    in the kernel's per-node C(<node>:<count>) form), then the IOMMU arguments.
+    in the kernel's per-node C(<node>:<count>) form), then the IOMMU arguments, then O(extra_kernel_args).
   - C(default_hugepagesz) is V(2M) when 2 MiB pages are planned, else V(1G) when only 1 GiB pages are.
   - C(irqaffinity) is left out when every CPU is reserved, since that is the kernel default.
   - The comparison with the running command line is by exact token; a C(hugepages=) token only counts when it
@@ -314,6 +323,7 @@ def argument_spec():
                             default=list(DEFAULT_ISOLCPUS_FLAGS)),
         iommu=dict(type="bool", default=False),
         iommu_args=dict(type="list", elements="str", default=list(DEFAULT_IOMMU_ARGS)),
+        extra_kernel_args=dict(type="list", elements="str", default=[]),
     )
 
 

@@ -29,8 +29,8 @@ description:
     module expects it empty; C(nohz_full) is then the file that shows the isolation.
   - API reads are one request per kind of object, the Node, one list of the pods bound to the node (for the PTP pod
     and the bots) and the kubelet configuration, whatever the number of pods.
-  - Host-side facts are read on the host that runs the module (the node itself) from O(sysfs_root) and
-    O(procfs_root), and from C(pmc) when O(ptp_config) is set; or they are given as O(host_facts).
+  - Host-side facts are read on the host that runs the module (the node itself) by the same code as
+    M(quantbot.hft.host_facts), and from C(pmc) when O(ptp_config) is set; or they are given as O(host_facts).
   - The module never changes anything. It reports RV(valid) and RV(failures); set O(fail_on_invalid) to fail the task.
 author:
   - quantbot.hft maintainers (@quantbot)
@@ -116,24 +116,50 @@ options:
     description: Largest acceptable C(|offsetFromMaster|) in nanoseconds.
     type: float
     default: 100.0
+  scope:
+    description:
+      - V(all) runs the API checks and the host checks. V(host) runs only the host checks, on the host that runs the
+        module, without any API call and without the kubernetes client (the post-boot assertions use it, so what is
+        asserted after a reboot and what is validated at the end are the same code). V(api) runs only the API checks.
+    type: str
+    choices: [all, host, api]
+    default: all
+  expect:
+    description:
+      - Replaces what the host checks expect from O(plan), for a role input that overrides the plan.
+      - C(kernel_args) (list), C(isolated_cpus) (cpulist), C(hugepages) (pages per size per node, as in the plan),
+        C(hft_numa_node) (int), C(tuned_profile) (the tuned profile that must be active; unset skips that check) and
+        C(vfs) (VFs per PF, for example V(ens1f0) with 4 VFs; unset skips that check).
+    type: dict
+    default: {}
   host_facts:
     description:
-      - Host observations to use instead of reading the host, with the keys C(cmdline), C(isolated), C(nohz_full),
-        C(hugepages), C(numa_balancing), C(numastat), C(node_cpus), C(nic_numa_node) and C(ptp), as returned in
-        RV(host_facts). For tests and for validating from a captured state.
+      - The host as M(quantbot.hft.host_facts) returns it (its RV(quantbot.hft.host_facts#module:host_facts)), plus an optional
+        C(ptp) key with a pmc probe. Use it when the module runs elsewhere than on the node (the API side runs where
+        the credentials are). Without it, and with O(gather_host), the module reads the host it runs on.
     type: dict
   gather_host:
-    description: Read the host facts on the host that runs the module. Ignored when O(host_facts) is given.
+    description: Read the host on the host that runs the module. Ignored when O(host_facts) is given.
     type: bool
     default: true
   sysfs_root:
-    description: Root of sysfs.
+    description: Root of sysfs, for O(gather_host).
     type: path
     default: /sys
   procfs_root:
-    description: Root of procfs.
+    description: Root of procfs, for O(gather_host).
     type: path
     default: /proc
+  fs_root:
+    description: Root of every other path read by O(gather_host).
+    type: path
+    default: /
+  gate_taint_key:
+    description:
+      - Key of the gate taint that keeps bots off a node until it is validated. RV(gated) says whether the Node
+        carries it (the playbooks lift it when RV(valid) is true).
+    type: str
+    default: quantbot.io/hft-unverified
   fail_on_invalid:
     description: Fail the task when RV(valid) is false (the result still carries RV(failures)).
     type: bool
@@ -219,6 +245,10 @@ checks:
   elements: dict
   sample: [{"check": "label", "ok": true, "expected": "quantbot.io/hft=true", "actual": "quantbot.io/hft=true",
             "hint": ""}]
+gated:
+  description: The Node carries the taint O(gate_taint_key) (false in O(scope=host)).
+  returned: success
+  type: bool
 skipped_checks:
   description: Checks that could not run, and why.
   returned: success
@@ -226,11 +256,11 @@ skipped_checks:
   elements: str
   sample: ["ptp sync (no pmc probe)"]
 host_facts:
-  description: The host observations the checks used.
+  description: The host observations the checks used (the shape of M(quantbot.hft.host_facts)).
   returned: success
   type: dict
-  sample: {"numa_balancing": 0, "isolated": "", "nohz_full": "2-3,6-7",
-           "hugepages": {"2M": {"0": 0, "1": 1024}}, "numastat": {"0": {"numa_miss": 0, "numa_foreign": 0}}}
+  sample: {"cmdline": "BOOT_IMAGE=... nohz_full=2-3,6-7", "cpus": {"isolated": "", "nohz_full": "2-3,6-7"},
+           "sysctl": {"kernel.numa_balancing": 0}}
 """
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
@@ -244,14 +274,18 @@ from ansible_collections.quantbot.hft.plugins.module_utils._kube import (
     auth_params,
     get_api_client,
 )
+from ansible_collections.quantbot.hft.plugins.module_utils._hostfacts import HostFactsError, Reader, gather
 from ansible_collections.quantbot.hft.plugins.module_utils._ptp import PtpError, parse_pmc
 from ansible_collections.quantbot.hft.plugins.module_utils._validate import (
     ValidateError,
-    gather_host_facts,
     record,
     run_checks,
+    run_host_checks,
     summarise,
 )
+
+# What the host checks read (the rest of host_facts is not needed here).
+HOST_READERS = ("cmdline", "cpus", "numa", "sysctl", "nics", "tuned")
 
 PMC_COMMANDS = ["GET CURRENT_DATA_SET", "GET PORT_DATA_SET"]
 OPTION_KEYS = ("label_key", "label_value", "ptp_namespace", "ptp_daemonset", "hugepages_resource",
@@ -278,10 +312,14 @@ def argument_spec():
         nic=dict(type="str"),
         ptp_config=dict(type="path"),
         ptp_max_offset_ns=dict(type="float", default=100.0),
+        scope=dict(type="str", choices=["all", "host", "api"], default="all"),
+        expect=dict(type="dict", default={}),
         host_facts=dict(type="dict"),
         gather_host=dict(type="bool", default=True),
         sysfs_root=dict(type="path", default="/sys"),
         procfs_root=dict(type="path", default="/proc"),
+        fs_root=dict(type="path", default="/"),
+        gate_taint_key=dict(type="str", default="quantbot.io/hft-unverified", no_log=False),
         fail_on_invalid=dict(type="bool", default=False),
     )
     spec.update(KUBE_AUTH_ARG_SPEC)
@@ -308,9 +346,16 @@ def host_observations(module):
     params = module.params
     if params["host_facts"] is not None:
         return dict(params["host_facts"])
-    if not params["gather_host"]:
+    if not params["gather_host"] or params["scope"] == "api":
         return {}
-    facts = gather_host_facts(params["sysfs_root"], params["procfs_root"], nic=params["nic"])
+
+    def run(argv):
+        rc, out, dummy_err = module.run_command(argv, check_rc=False, environ_update={"LC_ALL": "C"})
+        return rc, out
+
+    reader = Reader(sysfs_root=params["sysfs_root"], procfs_root=params["procfs_root"], fs_root=params["fs_root"],
+                    run=run)
+    facts, dummy_errors = gather(reader, HOST_READERS)
     if params["ptp_config"]:
         facts["ptp"] = probe_ptp(module, params["ptp_config"])
     return facts
@@ -318,35 +363,48 @@ def host_observations(module):
 
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    if not HAS_KUBERNETES:
-        module.fail_json(msg=missing_required_lib("kubernetes"), exception=KUBERNETES_IMPORT_ERROR)
     params = module.params
+    scope = params["scope"]
+    if scope != "host" and not HAS_KUBERNETES:
+        module.fail_json(msg=missing_required_lib("kubernetes"), exception=KUBERNETES_IMPORT_ERROR)
     name = params["node_name"]
     opts = dict((key, params[key]) for key in OPTION_KEYS)
     opts["ptp_offset_threshold_ns"] = params["ptp_max_offset_ns"]
+    opts["expect"] = params["expect"]
     extra = []
+    skipped = []
+    host = {}
+    gated = False
     try:
-        api = KubeApi(get_api_client(auth_params(params)), timeout=params["api_timeout"])
-        node = api.get_node(name)
-        if node is None:
-            module.fail_json(msg="Node %s does not exist (is the host joined? see quantbot.hft.node_join)" % name)
-        pods = api.list_pods_on_node(name)
-        try:
-            configz = api.node_configz(name)
-        except KubeError as exc:
-            configz = None
-            extra.append(record("kubelet_configz", False, "GET /api/v1/nodes/%s/proxy/configz answers" % name,
-                                str(exc), "the kubelet must be reachable through the API server's node proxy "
-                                "and the credentials need nodes/proxy get"))
         host = host_observations(module)
-        records, skipped = run_checks(node, pods, configz, host, params["plan"], opts)
-    except (KubeError, ValidateError) as exc:
+        if scope == "host":
+            records, skipped = run_host_checks(host, params["plan"], opts, params["expect"])
+        else:
+            api = KubeApi(get_api_client(auth_params(params)), timeout=params["api_timeout"])
+            node = api.get_node(name)
+            if node is None:
+                module.fail_json(msg="Node %s does not exist (is the host joined? see quantbot.hft.node_join)" % name)
+            gated = any(taint.get("key") == params["gate_taint_key"]
+                        for taint in (node.get("spec") or {}).get("taints") or [])
+            pods = api.list_pods_on_node(name)
+            try:
+                configz = api.node_configz(name)
+            except KubeError as exc:
+                configz = None
+                extra.append(record("kubelet_configz", False, "GET /api/v1/nodes/%s/proxy/configz answers" % name,
+                                    str(exc), "the kubelet must be reachable through the API server's node proxy "
+                                    "and the credentials need nodes/proxy get"))
+            records, skipped = run_checks(node, pods, configz, host if scope == "all" else None,
+                                          params["plan"], opts)
+    except (KubeError, ValidateError, HostFactsError) as exc:
         module.fail_json(msg=str(exc))
     result = summarise(extra + records)
-    result.update(changed=False, skipped_checks=skipped, host_facts=host)
+    result.update(changed=False, skipped_checks=skipped, host_facts=host, scope=scope, gated=gated)
     if params["fail_on_invalid"] and not result["valid"]:
         module.fail_json(msg="node %s is not valid for HFT bots: %s" % (
-            name, ", ".join(sorted(set(f["check"] for f in result["failures"])))), **result)
+            name, "; ".join("%s (expected %s, actual %s%s)" % (f["check"], f["expected"], f["actual"],
+                                                             ": " + f["hint"] if f["hint"] else "")
+                            for f in result["failures"])), **result)
     module.exit_json(**result)
 
 

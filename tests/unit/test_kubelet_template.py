@@ -2,16 +2,17 @@
 # Copyright (c) 2026, quantbot.hft maintainers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The kubelet role's drop-in template, rendered with jinja2 alone.
+"""The kubelet role's drop-in and decision rules (plugins/module_utils/_kubelet.py).
 
 The role's variables come from its real ``defaults/main.yml`` (evaluated the
 way Ansible would, lazily, with native types) on top of plans that the real
-planner (``_topology.build``) makes from the captured sysfs trees. The tests
-parse the rendered YAML and check what kubelet checks: reservedSystemCPUs is the
+planner (``_topology.build``) makes from the captured sysfs trees, passed to
+the rules the way ``roles/kubelet/vars/main.yml`` does (``kubelet_`` prefix
+dropped). The tests check what kubelet checks: reservedSystemCPUs is the
 plan's reserved set, reservedMemory adds up to kubeReserved + systemReserved +
-evictionHard memory, and the policy fields. They also check the field
-normaliser (``kubelet_fields.j2``) that decides between "no drain" and the safe
-transition, and the preflight's memory arithmetic (``kubelet_memory_check.j2``).
+evictionHard memory, and the policy fields; the field normaliser that decides
+between "no drain" and the safe transition; the preflight's memory arithmetic;
+and the drop-in template's text.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import jinja2
 import pytest
 import yaml
 
+from ansible_collections.quantbot.hft.plugins.module_utils import _kubelet
 from ansible_collections.quantbot.hft.plugins.module_utils._topology import build, parse_cpulist
 
 UNIT_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -98,8 +100,13 @@ def plan_for(shape, **options):
 Rendered = collections.namedtuple("Rendered", "text config variables")
 
 
+def settings_of(variables):
+    """The rules' ``settings``: the role variables without the kubelet_ prefix (as vars/main.yml passes them)."""
+    return dict((key[len("kubelet_"):], value) for key, value in variables.items() if key.startswith("kubelet_"))
+
+
 def render(plan, topology, **overrides):
-    """Rendered(text, parsed drop-in, variables) for a plan, with role variables overridden."""
+    """Rendered(text, wanted drop-in, variables) for a plan, with role variables overridden."""
     variables = role_defaults({
         "hft_plan": plan,
         "hft_topology": topology,
@@ -108,14 +115,18 @@ def render(plan, topology, **overrides):
         "ansible_managed": "Ansible managed",
     })
     variables.update(overrides)
-    text = environment().get_template("quantbot-hft.conf.j2").render(variables)
-    return Rendered(text, yaml.safe_load(text), variables)
+    config = _kubelet.desired_dropin(settings_of(variables))
+    env = environment()
+    env.filters["to_nice_yaml"] = lambda data, indent=2, sort_keys=True: yaml.safe_dump(
+        data, indent=indent, sort_keys=sort_keys, default_flow_style=False)
+    text = env.get_template("quantbot-hft.conf.j2").render(
+        dict(variables, __kubelet_decision={"desired": config}))
+    assert yaml.safe_load(text) == config
+    return Rendered(text, config, variables)
 
 
 def fields(config):
-    env = environment()
-    out = env.get_template("kubelet_fields.j2").render(kubelet_fields_config=config)
-    return json.loads(out)["fields"]
+    return _kubelet.manager_fields(config)
 
 
 def reserved_total(variables):
@@ -311,7 +322,48 @@ def test_memory_check(given, ok):
     plan, topology = plan_for("lab-vm", **PLANS["lab-vm"][0])
     variables = role_defaults({"hft_plan": plan, "hft_topology": topology, "ansible_facts": {}})
     variables["kubelet_reserved_memory"] = given
-    check = json.loads(environment().get_template("kubelet_memory_check.j2").render(variables))["check"]
-    assert check["total"] == 1124 * MI
-    assert check["given_sum"] == sum(quantity(entry["limits"]["memory"]) for entry in given)
-    assert (check["given_sum"] == check["total"]) is ok
+    settings = settings_of(variables)
+    assert _kubelet.reservation_total(settings) == 1124 * MI
+    host = {"cpus": {"online": topology["online_cpus"]},
+            "numa": dict((node, {"cpus": info["cpus"], "memory_kb": info["memory_kb"]})
+                         for node, info in topology["numa_nodes"].items())}
+    problems = _kubelet.kubelet_problems(settings, host, plan["isolated_cpus"])
+    assert (problems == []) is ok, problems
+    if not ok:
+        assert "adds up to %d bytes" % GI in problems[0]
+
+
+@pytest.mark.parametrize("override, needle", [
+    ({"kubelet_reserved_cpus": "0-1,2-1"}, "runs backwards"),
+    ({"kubelet_reserved_cpus": "0-1,x"}, "bad cpulist syntax"),
+    ({"kubelet_reserved_cpus": "0-1,4-5,64"}, "not online"),
+    ({"kubelet_reserved_cpus": "0-3"}, "overlaps the isolated CPUs"),
+    ({"kubelet_reserved_cpus": ""}, "must not be empty with the static CPU manager policy"),
+    ({"kubelet_eviction_hard_memory": "lots"}, "not a memory quantity"),
+    ({"kubelet_dropin_name": "x.yaml"}, "ending in .conf"),
+    ({"kubelet_restart_timeout": 0}, "kubelet_restart_timeout must be a positive integer"),
+    ({"kubelet_cpu_manager_policy": "none", "kubelet_full_pcpus_only": "always"},
+     "need kubelet_cpu_manager_policy=static"),
+    ({"kubelet_reserved_memory": [{"numaNode": 7, "limits": {"memory": "1124Mi"}}]}, "with a node of this host"),
+])
+def test_bad_settings_are_refused_naming_the_value(override, needle):
+    plan, topology = plan_for("lab-vm", **PLANS["lab-vm"][0])
+    variables = role_defaults({"hft_plan": plan, "hft_topology": topology, "ansible_facts": {}})
+    variables.update(override)
+    host = {"cpus": {"online": topology["online_cpus"]},
+            "numa": dict((node, {"cpus": info["cpus"], "memory_kb": info["memory_kb"]})
+                         for node, info in topology["numa_nodes"].items())}
+    problems = _kubelet.kubelet_problems(settings_of(variables), host, plan["isolated_cpus"])
+    assert any(needle in problem for problem in problems), problems
+    value = list(override.values())[0]
+    if isinstance(value, str) and value:
+        assert any(value in problem for problem in problems), problems
+
+
+def test_good_settings_have_no_problems(shape):
+    plan, topology = plan_for(shape, **PLANS[shape][0])
+    variables = role_defaults({"hft_plan": plan, "hft_topology": topology, "ansible_facts": {}})
+    host = {"cpus": {"online": topology["online_cpus"]},
+            "numa": dict((node, {"cpus": info["cpus"], "memory_kb": info["memory_kb"]})
+                         for node, info in topology["numa_nodes"].items())}
+    assert _kubelet.kubelet_problems(settings_of(variables), host, plan["isolated_cpus"]) == []

@@ -119,48 +119,73 @@ def test_kubelet_policies():
     assert v.check_kubelet_reserved({"kubeletconfig": {}}, PLAN) is None
 
 
+def host(cmdline=None, isolated="", nohz_full="2-3,6-7", pages=None, nic_node=1, balancing=0):
+    """A host_facts result (quantbot.hft.host_facts) for the checks."""
+    pages = pages if pages is not None else {"2M": {"0": 0, "1": 1024}, "1G": {"0": 0, "1": 0}}
+    numa = {}
+    for node, cpus in (("0", "0-1,4-5"), ("1", "2-3,6-7")):
+        numa[node] = {"cpus": cpus, "memory_kb": 8 << 20,
+                      "hugepages": dict((size, {"total": per_node.get(node, 0), "free": 0})
+                                        for size, per_node in pages.items()),
+                      "numastat": {"numa_hit": 9, "numa_miss": 3, "numa_foreign": 4}}
+    return {"cmdline": cmdline if cmdline is not None else " ".join(PLAN["kernel_args"]),
+            "cpus": {"online": "0-7", "isolated": isolated, "nohz_full": nohz_full},
+            "numa": numa, "sysctl": {"kernel.numa_balancing": balancing},
+            "nics": {"ens1f0": {"numa_node": nic_node, "sriov_numvfs": 2}},
+            "tuned": {"active_profile": "quantbot-hft"}}
+
+
 def test_cmdline():
     good = "BOOT_IMAGE=/vmlinuz ro " + " ".join(PLAN["kernel_args"])
-    assert v.check_cmdline(good, PLAN)["ok"]
+    assert v.check_cmdline(good, PLAN["kernel_args"])["ok"]
     # hugepages=1:1024 counts only after hugepagesz=2M
     stale = good.replace("hugepagesz=2M hugepages=1:1024", "hugepages=1:1024 hugepagesz=2M")
-    rec = v.check_cmdline(stale, PLAN)
+    rec = v.check_cmdline(stale, PLAN["kernel_args"])
     assert not rec["ok"] and rec["actual"]["missing"] == ["hugepages=1:1024"]
 
 
 def test_isolated_expectation_follows_isolcpus_flags():
-    host = {"isolated": "", "nohz_full": "2-3,6-7"}
-    recs = v.check_isolated(host, PLAN)
+    recs = v.check_isolated(host(), PLAN["kernel_args"])
     assert [(r["check"], r["ok"]) for r in recs] == [("isolated_cpus", True), ("nohz_full_cpus", True)]
-    domain = dict(PLAN, kernel_args=["isolcpus=domain,managed_irq,2-3,6-7"] + PLAN["kernel_args"][1:])
-    rec = v.check_isolated({"isolated": ""}, domain)[0]
+    domain = ["isolcpus=domain,managed_irq,2-3,6-7"] + PLAN["kernel_args"][1:]
+    rec = v.check_isolated(host(isolated=""), domain)[0]
     assert not rec["ok"] and rec["expected"] == "2-3,6-7"
-    bare = dict(PLAN, kernel_args=["isolcpus=2-3,6-7"])
-    assert v.check_isolated({"isolated": "2-3,6-7"}, bare)[0]["ok"]
-    assert not v.check_isolated({"isolated": "2-3", "nohz_full": "2-3"}, PLAN)[0]["ok"]
-    assert not v.check_isolated({"isolated": "", "nohz_full": "2-3"}, PLAN)[1]["ok"]
+    assert v.check_isolated(host(isolated="2-3,6-7"), ["isolcpus=2-3,6-7"])[0]["ok"]
+    assert not v.check_isolated(host(isolated="2-3", nohz_full="2-3"), PLAN["kernel_args"])[0]["ok"]
+    assert not v.check_isolated(host(nohz_full="2-3"), PLAN["kernel_args"])[1]["ok"]
 
 
 def test_hugepages_per_numa():
-    assert v.check_hugepages_numa({"2M": {"0": 0, "1": 1024}, "1G": {"0": 0, "1": 0}}, PLAN)["ok"]
-    rec = v.check_hugepages_numa({"2M": {"0": 1024, "1": 0}}, PLAN)
+    assert v.check_hugepages_numa(host(), PLAN["hugepages"])["ok"]
+    rec = v.check_hugepages_numa(host(pages={"2M": {"0": 1024, "1": 0}}), PLAN["hugepages"])
     assert not rec["ok"]
     assert rec["actual"] == {"2M node0": {"planned": 0, "actual": 1024}, "2M node1": {"planned": 1024, "actual": 0}}
 
 
 def test_nic_numa():
-    host = {"nic_numa_node": 1, "node_cpus": {"0": "0-1,4-5", "1": "2-3,6-7"}}
-    assert v.check_nic_numa(host, PLAN, "ens1f0")["ok"]
-    rec = v.check_nic_numa(dict(host, nic_numa_node=0), PLAN, "ens1f0")
+    assert v.check_nic_numa(host(), PLAN, "ens1f0")["ok"]
+    rec = v.check_nic_numa(host(nic_node=0), PLAN, "ens1f0")
     assert not rec["ok"] and rec["actual"]["isolated_cpus_on_node"] == ""
-    assert not v.check_nic_numa(dict(host, nic_numa_node=-1), PLAN, "ens1f0")["ok"]
+    # -1 (no locality) on a two-node host is unknown, not node 0.
+    assert not v.check_nic_numa(host(nic_node=-1), PLAN, "ens1f0")["ok"]
+    rec = v.check_nic_numa(host(), PLAN, "ens9f9")
+    assert not rec["ok"] and "ens9f9 is not a network interface" in rec["hint"]
 
 
 def test_numa_balancing_and_numastat():
     assert v.check_numa_balancing(0)["ok"] and not v.check_numa_balancing(1)["ok"]
     assert not v.check_numa_balancing(None)["ok"]
-    rec = v.numastat_record({"0": {"numa_hit": 9, "numa_miss": 3, "numa_foreign": 4}})
-    assert rec["ok"] and rec["actual"] == {"0": {"numa_miss": 3, "numa_foreign": 4}}
+    rec = v.numastat_record(host())
+    assert rec["ok"] and rec["actual"]["0"] == {"numa_miss": 3, "numa_foreign": 4}
+
+
+def test_tuned_profile_and_vfs():
+    assert v.check_tuned_profile(host(), "quantbot-hft")["ok"]
+    rec = v.check_tuned_profile(dict(host(), tuned={"active_profile": None}), "quantbot-hft")
+    assert not rec["ok"] and "none" in rec["actual"]
+    assert v.check_sriov_numvfs(host(), {"ens1f0": 2})["ok"]
+    rec = v.check_sriov_numvfs(host(), {"ens1f0": 4, "ens2f0": 1})
+    assert not rec["ok"] and rec["actual"] == {"ens1f0": 2, "ens2f0": "no such interface"}
 
 
 def test_ptp_sync():
@@ -209,42 +234,27 @@ def test_bot_selection_and_records():
 def test_run_checks_all_good_and_skips():
     ok_node = node({"quantbot.io/hft": "true"}, {"hugepages-2Mi": "2Gi", "openshift.io/quantbot_hft_vf": "4"})
     conf = {"kubeletconfig": {"cpuManagerPolicy": "static", "topologyManagerPolicy": "single-numa-node"}}
-    host = {"cmdline": " ".join(PLAN["kernel_args"]), "isolated": "", "nohz_full": "2-3,6-7",
-            "hugepages": {"2M": {"0": 0, "1": 1024}, "1G": {"0": 0, "1": 0}}, "numa_balancing": 0,
-            "numastat": {}, "node_cpus": {"1": "2-3,6-7"}, "nic_numa_node": 1,
-            "ptp": {"port_state": "SLAVE", "offset_ns": 3.0}}
-    records, skipped = v.run_checks(ok_node, [PTP, GOOD_BOT], conf, host, PLAN, OPTS)
+    facts = dict(host(), ptp={"ens1f0": {"port_state": "SLAVE", "offset_ns": 3.0}})
+    records, skipped = v.run_checks(ok_node, [PTP, GOOD_BOT], conf, facts, PLAN, OPTS)
     assert v.summarise(records)["valid"] is True and skipped == []
+    assert [r["check"] for r in records if r["check"] == "ptp_sync"] == ["ptp_sync"]
     records, skipped = v.run_checks(ok_node, [PTP], None, {}, None, OPTS)
-    assert skipped == ["kubelet configz", "plan-based host checks (no plan given)", "ptp sync (no pmc probe)"]
+    assert skipped == ["kubelet configz", "plan-based host checks (no plan given)",
+                       "ptp sync (no ptp4l instance to ask)"]
     assert [r["check"] for r in records] == ["label", "ptp_pod", "hugepages_allocatable", "sriov_vf_allocatable",
                                              "bot_pod_qos"]
+    # The API scope only (no host checks at all).
+    records, skipped = v.run_checks(ok_node, [PTP], conf, None, PLAN, OPTS)
+    assert "kernel_cmdline" not in [r["check"] for r in records] and skipped == []
 
 
-def test_gather_host_facts(tmp_path):
-    sysfs, proc = tmp_path / "sys", tmp_path / "proc"
-    (proc / "sys/kernel").mkdir(parents=True)
-    (proc / "cmdline").write_text("ro quiet\n")
-    (proc / "sys/kernel/numa_balancing").write_text("0\n")
-    (sysfs / "devices/system/cpu").mkdir(parents=True)
-    (sysfs / "devices/system/cpu/isolated").write_text("\n")
-    (sysfs / "devices/system/cpu/nohz_full").write_text("(null)\n")
-    for n in ("0", "1"):
-        d = sysfs / ("devices/system/node/node" + n)
-        (d / "hugepages/hugepages-2048kB").mkdir(parents=True)
-        (d / "hugepages/hugepages-1048576kB").mkdir(parents=True)
-        (d / "hugepages/hugepages-2048kB/nr_hugepages").write_text("512\n" if n == "1" else "0\n")
-        (d / "hugepages/hugepages-1048576kB/nr_hugepages").write_text("0\n")
-        (d / "numastat").write_text("numa_hit 10\nnuma_miss 2\nnuma_foreign 1\nlocal_node 9\n")
-        (d / "cpulist").write_text("0-1\n" if n == "0" else "2-3\n")
-    (sysfs / "class/net/ens1f0/device").mkdir(parents=True)
-    (sysfs / "class/net/ens1f0/device/numa_node").write_text("1\n")
-    facts = v.gather_host_facts(str(sysfs), str(proc), nic="ens1f0")
-    assert facts == {
-        "cmdline": "ro quiet", "isolated": "", "nohz_full": "", "numa_balancing": 0,
-        "hugepages": {"2M": {"0": 0, "1": 512}, "1G": {"0": 0, "1": 0}},
-        "numastat": {"0": {"numa_hit": 10, "numa_miss": 2, "numa_foreign": 1, "local_node": 9},
-                     "1": {"numa_hit": 10, "numa_miss": 2, "numa_foreign": 1, "local_node": 9}},
-        "node_cpus": {"0": "0-1", "1": "2-3"}, "nic_numa_node": 1,
-    }
-    assert v.gather_host_facts(str(tmp_path / "none"), str(tmp_path / "none")) == {}
+def test_host_scope_uses_the_roles_inputs_over_the_plan():
+    facts = host(cmdline=" ".join(PLAN["kernel_args"] + ["nosoftlockup"]))
+    expect = {"kernel_args": PLAN["kernel_args"] + ["nosoftlockup"], "tuned_profile": "quantbot-hft",
+              "vfs": {"ens1f0": 2}}
+    records, dummy = v.run_host_checks(facts, PLAN, OPTS, expect)
+    assert v.summarise(records)["valid"], v.summarise(records)["failures"]
+    assert {"kernel_cmdline", "isolated_cpus", "nohz_full_cpus", "hugepages_per_numa", "nic_numa_node",
+            "numa_balancing", "numastat", "tuned_profile", "sriov_numvfs"} <= set(r["check"] for r in records)
+    records, dummy = v.run_host_checks(host(), PLAN, OPTS, dict(expect, vfs={"ens1f0": 3}))
+    assert [f["check"] for f in v.summarise(records)["failures"]] == ["kernel_cmdline", "sriov_numvfs"]

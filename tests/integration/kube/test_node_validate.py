@@ -18,17 +18,24 @@ PLAN = {
     "kernel_args": ["isolcpus=managed_irq,2-3,6-7", "nohz_full=2-3,6-7", "rcu_nocbs=2-3,6-7",
                     "irqaffinity=0-1,4-5", "default_hugepagesz=2M", "hugepagesz=2M", "hugepages=1:1024"],
 }
-GOOD_HOST = {
-    "cmdline": "BOOT_IMAGE=/vmlinuz root=/dev/vda1 ro " + " ".join(PLAN["kernel_args"]),
-    "isolated": "",
-    "nohz_full": "2-3,6-7",
-    "hugepages": {"2M": {"0": 0, "1": 1024}, "1G": {"0": 0, "1": 0}},
-    "numa_balancing": 0,
-    "numastat": {"0": {"numa_miss": 0, "numa_foreign": 12}, "1": {"numa_miss": 12, "numa_foreign": 0}},
-    "node_cpus": {"0": "0-1,4-5", "1": "2-3,6-7"},
-    "nic_numa_node": 1,
-    "ptp": {"port_state": "SLAVE", "offset_ns": -12.0},
-}
+
+
+def host_facts(cmdline=None, isolated="", pages=(0, 1024), nic_node=1, balancing=0, ptp=None):
+    """A quantbot.hft.host_facts result, plus the pmc probe of ens1f0."""
+    return {
+        "cmdline": cmdline or "BOOT_IMAGE=/vmlinuz root=/dev/vda1 ro " + " ".join(PLAN["kernel_args"]),
+        "cpus": {"online": "0-7", "isolated": isolated, "nohz_full": "2-3,6-7"},
+        "numa": {"0": {"cpus": "0-1,4-5", "memory_kb": 8 << 20, "hugepages": {"2M": {"total": pages[0], "free": 0}},
+                       "numastat": {"numa_miss": 0, "numa_foreign": 12}},
+                 "1": {"cpus": "2-3,6-7", "memory_kb": 8 << 20, "hugepages": {"2M": {"total": pages[1], "free": 0}},
+                       "numastat": {"numa_miss": 12, "numa_foreign": 0}}},
+        "sysctl": {"kernel.numa_balancing": balancing},
+        "nics": {"ens1f0": {"numa_node": nic_node}},
+        "ptp": {"ens1f0": ptp or {"port_state": "SLAVE", "offset_ns": -12.0}},
+    }
+
+
+GOOD_HOST = host_facts()
 
 
 def _validate(kube, node, **extra):
@@ -106,10 +113,8 @@ def test_node_side_failures(kube):
                           allocatable={"hugepages-2Mi": "512Mi"})  # no VF resource
     kube.seed_pod("quantbot-ptp-x1", node, phase="Pending", owner=("DaemonSet", "quantbot-ptp"))
     kube.server.configz[node] = {"kubeletconfig": {"cpuManagerPolicy": "none"}}
-    host = dict(GOOD_HOST, numa_balancing=1, isolated="2-3,6-7", nic_numa_node=0,
-                ptp={"port_state": "LISTENING", "offset_ns": None},
-                hugepages={"2M": {"0": 1024, "1": 0}},
-                cmdline="BOOT_IMAGE=/vmlinuz ro")
+    host = host_facts(balancing=1, isolated="2-3,6-7", nic_node=0, pages=(1024, 0),
+                      ptp={"port_state": "LISTENING", "offset_ns": None}, cmdline="BOOT_IMAGE=/vmlinuz ro")
     result = _validate(kube, node, host_facts=host)
     failed = _failed(result)
     assert set(failed) >= {"ptp_pod", "hugepages_allocatable", "sriov_vf_allocatable", "cpu_manager_policy",
@@ -154,10 +159,25 @@ def test_reads_host_files_when_no_host_facts(kube, hft_node, tmp_path):
     result = kube.run("node_validate", {"node_name": hft_node, "plan": PLAN, "nic": "ens1f0",
                                         "sysfs_root": str(sysfs), "procfs_root": str(proc)})
     assert result["_rc"] == 0, result
-    assert result["host_facts"]["hugepages"]["2M"] == {"0": 0, "1": 1024}
-    assert result["host_facts"]["nic_numa_node"] == 1
+    assert result["host_facts"]["numa"]["1"]["hugepages"]["2M"]["total"] == 1024
+    assert result["host_facts"]["nics"]["ens1f0"]["numa_node"] == 1
     assert [f["check"] for f in result["failures"]] == ["label", "ptp_pod", "numa_balancing"]
-    assert "ptp sync (no pmc probe)" in result["skipped_checks"]
+    assert "ptp sync (no ptp4l instance to ask)" in result["skipped_checks"]
+
+
+def test_host_scope_needs_no_api(kube, tmp_path):
+    """scope=host: the post-boot checks on the node, no Node, no API call."""
+    start = len(kube.server.requests())
+    result = kube.run("node_validate", {"node_name": "no-such-node", "plan": PLAN, "nic": "ens1f0",
+                                        "scope": "host", "host_facts": GOOD_HOST})
+    assert result["_rc"] == 0, result
+    assert result["valid"] is True, result["failures"]
+    assert len(kube.server.requests()) == start
+    assert "label" not in [c["check"] for c in result["checks"]]
+    bad = kube.run("node_validate", {"node_name": "no-such-node", "plan": PLAN, "scope": "host",
+                                     "host_facts": host_facts(pages=(0, 512)), "fail_on_invalid": True})
+    assert bad["failed"] is True
+    assert "hugepages_per_numa" in bad["msg"] and "'planned': 1024, 'actual': 512" in bad["msg"]
 
 
 def test_through_ansible_adhoc(kube, hft_node):
