@@ -49,7 +49,7 @@ def read_list(path: str) -> list[str]:
 
 
 # Bump when the build logic in this module changes in a way that changes the image.
-RECIPE_VERSION = 1
+RECIPE_VERSION = 2
 
 
 def recipe_files() -> list[str]:

@@ -138,6 +138,12 @@ def vm_argv(
         f"socket,id=gm,udp=127.0.0.1:{udp_hft},localaddr=127.0.0.1:{udp_gm}",
         "-device",
         f"igb,netdev=gm,bus=rp2,mac={GM_MAC}",
+        # A hardware watchdog (/dev/watchdog0 in the guest): the boot_args role arms it
+        # for a trial boot, so a hang resets the VM and GRUB boots the default entry.
+        "-device",
+        "i6300esb,bus=pcie.0,addr=0x5",
+        "-action",
+        "watchdog=reset",
     ]
 
 

@@ -47,6 +47,21 @@ def cpulist_format(cpus):
     return format_cpulist(cpus)
 
 
+def cpumask(cpus):
+    """A cpulist (or CPU numbers) as the kernel's hex mask, 32-bit words separated by commas ("30" for 4-5)."""
+    numbers = parse_cpulist(cpus, "cpumask") if isinstance(cpus, str) else [int(c) for c in cpus]
+    value = 0
+    for cpu in numbers:
+        value |= 1 << cpu
+    words = []
+    while True:
+        words.append(value & 0xFFFFFFFF)
+        value >>= 32
+        if not value:
+            break
+    return ",".join(["%x" % words[-1]] + ["%08x" % word for word in reversed(words[:-1])])
+
+
 def missing_kernel_args(wanted, running):
     """Arguments of ``wanted`` absent from ``running`` (hugepages= paired with its hugepagesz=)."""
     return _cmdline.missing_args(wanted, running)
@@ -112,7 +127,7 @@ def ptp_units_to_stop(host, conflicting, ifaces):
     return _ptpconf.units_to_stop(host, conflicting, ifaces)
 
 
-def sriov_problems(pfs, host, plan_args=None, iommu_args=_sriov.DEFAULT_IOMMU_ARGS):
+def sriov_problems(pfs, host, plan_args, iommu_args):
     return _sriov.sriov_problems(pfs, host, plan_args or [], iommu_args)
 
 
@@ -129,7 +144,7 @@ def sriov_device_plugin_config(pfs, host, resource_name=_sriov.DEFAULT_RESOURCE_
                                        resource_name, resource_prefix)
 
 
-def sriov_reboot(pfs, host, iommu_args=_sriov.DEFAULT_IOMMU_ARGS):
+def sriov_reboot(pfs, host, iommu_args):
     status = _sriov.iommu_status(_sriov.normalize_pfs(pfs), list(iommu_args), [], (host or {}).get("cmdline") or "")
     missing = status["missing_from_cmdline"]
     return {"required": bool(missing),
@@ -208,7 +223,7 @@ class FilterModule(object):
 
     def filters(self):
         return dict((fn.__name__, _wrap(fn)) for fn in (
-            cpulist, cpulist_format, missing_kernel_args, boot_args_problems, hugepages_problems,
+            cpulist, cpulist_format, cpumask, missing_kernel_args, boot_args_problems, hugepages_problems,
             hugepages_alloc_args, hugepages_allocated, hugepages_differ, hugepages_reboot, tuned_problems, tuned_reboot, ptp_interfaces,
             ptp_problems, ptp_units_to_stop, sriov_problems, sriov_normalize, sriov_device_plugin_config,
             sriov_reboot, kubelet_dropin, kubelet_env_file, kubelet_problems,

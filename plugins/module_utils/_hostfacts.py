@@ -38,8 +38,9 @@ from ansible_collections.quantbot.hft.plugins.module_utils._ptp import PtpError,
 
 PMC_COMMANDS = ("GET CURRENT_DATA_SET", "GET PORT_DATA_SET")
 DEFAULT_UNITS = (
-    "quantbot-hugepages.service", "quantbot-sriov.service", "tuned.service", "irqbalance.service",
-    "kubelet.service", "chrony.service", "chronyd.service", "systemd-timesyncd.service", "ntp.service",
+    "quantbot-hugepages.service", "quantbot-sriov.service", "quantbot-irq-affinity.service", "tuned.service",
+    "irqbalance.service", "prometheus-node-exporter.service", "quantbot-ptpmon.service",
+    "kubelet.service", "swap.target", "chrony.service", "chronyd.service", "systemd-timesyncd.service", "ntp.service",
     "ntpd.service", "ntpsec.service", "openntpd.service", "timemaster.service",
 )
 UNIT_PROPERTIES = ("Id", "LoadState", "ActiveState", "SubState", "UnitFileState", "Result")
@@ -405,12 +406,17 @@ def read_cpus(r):
     if not out:
         return None
     governors = {}
+    resume_latency = {}
     for name in r.listdir("/sys/devices/system/cpu") or []:
         if re.match(r"^cpu[0-9]+$", name):
             governor = r.read("/sys/devices/system/cpu/%s/cpufreq/scaling_governor" % name)
             if governor is not None:
                 governors[name[3:]] = governor
+            pm_qos = r.read("/sys/devices/system/cpu/%s/power/pm_qos_resume_latency_us" % name)
+            if pm_qos is not None:
+                resume_latency[name[3:]] = pm_qos
     out["governors"] = governors
+    out["pm_qos_resume_latency_us"] = resume_latency
     cpuinfo = r.read("/proc/cpuinfo")
     if cpuinfo:
         vendor = re.search(r"^vendor_id\s*:\s*(\S+)", cpuinfo, re.MULTILINE)

@@ -108,6 +108,9 @@ def desired_dropin(settings):
     for key, value in sorted((settings.get("eviction_hard_extra") or {}).items()):
         eviction[str(key)] = str(value)
     out["evictionHard"] = eviction
+    # No swap on an HFT node (the hugepages role turns it off): kubelet refuses
+    # to start where swap is on, which is what an HFT node wants.
+    out["failSwapOn"] = True
     if settings.get("memory_manager_policy") == "Static":
         total = reservation_total(settings)
         if settings.get("reserved_memory"):

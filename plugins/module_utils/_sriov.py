@@ -36,7 +36,6 @@ import sys
 import time
 
 DRIVERS = ("kernel", "vfio-pci")
-DEFAULT_IOMMU_ARGS = ("intel_iommu=on", "iommu=pt")
 DEFAULT_RESOURCE_NAME = "quantbot_hft_vf"
 DEFAULT_RESOURCE_PREFIX = "openshift.io"
 VF_SETTINGS = ("mac", "trust", "spoofchk", "vlan")

@@ -27,10 +27,14 @@ import re
 
 from ansible_collections.quantbot.hft.plugins.module_utils._cmdline import arg_key, arg_problems, missing_args
 from ansible_collections.quantbot.hft.plugins.module_utils._hugepages import SIZES, fit_problem
+from ansible_collections.quantbot.hft.plugins.module_utils._settings import (
+    SettingsError,
+    kernel_args as settings_kernel_args,
+    plan_settings,
+)
 
 ISOLCPUS_FLAGS = ("managed_irq", "domain", "nohz")
 DEFAULT_ISOLCPUS_FLAGS = ("managed_irq",)
-DEFAULT_IOMMU_ARGS = ("intel_iommu=on", "iommu=pt")
 DEFAULT_HUGEPAGES_2M = 1024
 DEFAULT_HUGEPAGES_1G = 0
 
@@ -519,7 +523,7 @@ def _plan_hugepages(nodes, hft_node, hugepages_2m, hugepages_1g, override):
     return pages
 
 
-def _kernel_args(online, reserved, isolated, pages, isolcpus_flags, iommu, iommu_args):
+def _kernel_args(online, reserved, isolated, pages, isolcpus_flags):
     flags = []
     for flag in isolcpus_flags:
         if flag not in ISOLCPUS_FLAGS:
@@ -546,11 +550,6 @@ def _kernel_args(online, reserved, isolated, pages, isolcpus_flags, iommu, iommu
             "%s:%d" % (node, count)
             for node, count in sorted(pages[size].items(), key=lambda item: int(item[0]))
             if count))
-    if iommu:
-        for arg in iommu_args:
-            if not isinstance(arg, str) or not arg or len(arg.split()) != 1 or arg != arg.strip():
-                raise TopologyError("iommu_args: %r is not a single kernel argument" % (arg,))
-            args.append(arg)
     return args
 
 
@@ -558,13 +557,16 @@ def make_plan(topology, nics=None, reserved_cores_per_node=1, reserved_cpus=None
               isolated_cpus=None, hft_numa_node=None, hugepages_2m=DEFAULT_HUGEPAGES_2M,
               hugepages_1g=DEFAULT_HUGEPAGES_1G, hugepages=None,
               isolcpus_flags=DEFAULT_ISOLCPUS_FLAGS, iommu=False,
-              iommu_args=DEFAULT_IOMMU_ARGS, cmdline=None, extra_kernel_args=None):
+              iommu_args=None, cmdline=None, extra_kernel_args=None, cpu=None, settings=None):
     """Build the ``plan`` dictionary of the contract from a ``topology`` dictionary.
 
     ``cmdline`` is the list of running kernel command-line tokens, or None when
     it could not be read. ``extra_kernel_args`` (hft_kernel_args_extra) are
     appended to the planned arguments: each one token, no duplicate key, no key
-    the plan already sets. Returns ``(plan, warnings)``.
+    the plan already sets. ``cpu`` ({vendor, flags, cpufreq}, read_cpu) and
+    ``settings`` (the latency knobs, _settings.DEFAULTS) give ``plan.settings``;
+    ``iommu_args`` None picks the IOMMU arguments by CPU vendor. Returns
+    ``(plan, warnings)``.
     """
     warnings = []
     nodes = dict((int(node), info) for node, info in topology["numa_nodes"].items())
@@ -587,16 +589,30 @@ def make_plan(topology, nics=None, reserved_cores_per_node=1, reserved_cpus=None
                         "will share CPUs with housekeeping there" % hft_node)
 
     pages = _plan_hugepages(nodes, hft_node, hugepages_2m, hugepages_1g, hugepages)
-    args = _kernel_args(online, reserved, isolated, pages, list(isolcpus_flags or []),
-                        iommu, list(iommu_args or []))
+    if iommu_args is not None:
+        problems = arg_problems(list(iommu_args), "iommu_args")
+        if problems:
+            raise TopologyError("; ".join(problems))
+    try:
+        planned_settings = plan_settings(settings, cpu, iommu=iommu, iommu_args=iommu_args)
+    except SettingsError as exc:
+        raise TopologyError("hft_latency_settings: %s" % exc)
+    args = _kernel_args(online, reserved, isolated, pages, list(isolcpus_flags or []))
+    args += settings_kernel_args(planned_settings)
     args += _extra_args(args, extra_kernel_args)
     missing = missing_args(args, cmdline)
     plan = {
         "reserved_cpus": format_cpulist(reserved),
         "isolated_cpus": format_cpulist(isolated),
         "hft_numa_node": hft_node,
+        # The NICs the plan was made for, and the housekeeping CPUs of their NUMA
+        # node (their interrupts and transmit queues go there).
+        "nics": list(nics or []),
+        "hft_housekeeping_cpus": format_cpulist(set(nodes[hft_node]["cpu_list"]) & reserved),
         "hugepages": pages,
         "kernel_args": args,
+        "iommu_args": planned_settings["iommu"]["candidate_args"],
+        "settings": planned_settings,
         "cmdline_read": cmdline is not None,
         "cmdline_missing": missing,
         "reboot_required": bool(missing),
@@ -604,8 +620,30 @@ def make_plan(topology, nics=None, reserved_cores_per_node=1, reserved_cpus=None
     return plan, warnings
 
 
-def build(sysfs_root="/sys", cmdline_path="/proc/cmdline", **options):
+def read_cpu(sysfs_root="/sys", cpuinfo_path="/proc/cpuinfo"):
+    """``{vendor, flags, cpufreq}``: the CPU vendor and flags from cpuinfo, and whether cpufreq exists."""
+    vendor = None
+    flags = []
+    try:
+        with open(cpuinfo_path, "r") as handle:
+            for line in handle:
+                key, dummy, value = line.partition(":")
+                key = key.strip()
+                if key == "vendor_id" and vendor is None:
+                    vendor = value.strip()
+                elif key == "flags" and not flags:
+                    flags = value.split()
+    except (IOError, OSError):
+        pass
+    cpu_dir = os.path.join(sysfs_root, "devices/system/cpu")
+    cpufreq = os.path.isdir(os.path.join(cpu_dir, "cpufreq", "policy0")) or \
+        os.path.isdir(os.path.join(cpu_dir, "cpu0", "cpufreq"))
+    return {"vendor": vendor, "flags": sorted(set(flags)), "cpufreq": cpufreq}
+
+
+def build(sysfs_root="/sys", cmdline_path="/proc/cmdline", cpuinfo_path="/proc/cpuinfo", **options):
     """Read the host and plan it: ``{"topology": ..., "plan": ..., "warnings": [...]}``."""
     topology = read_topology(sysfs_root)
-    plan, warnings = make_plan(topology, cmdline=read_cmdline(cmdline_path), **options)
+    topology["cpu"] = read_cpu(sysfs_root, cpuinfo_path)
+    plan, warnings = make_plan(topology, cmdline=read_cmdline(cmdline_path), cpu=topology["cpu"], **options)
     return {"topology": topology, "plan": plan, "warnings": warnings}

@@ -34,6 +34,7 @@ from ansible_collections.quantbot.hft.plugins.module_utils._cmdline import (
     missing_args,
     tokens,
 )
+from ansible_collections.quantbot.hft.plugins.module_utils._grub import trial_outcome
 from ansible_collections.quantbot.hft.plugins.module_utils._ptp import PtpError, judge
 from ansible_collections.quantbot.hft.plugins.module_utils._topology import (
     TopologyError,
@@ -303,6 +304,106 @@ def check_ptp_sync(ptp, threshold_ns):
                   "timestamping (quantbot.hft.nic_timestamping) and the ptp role's config")
 
 
+def _mask_cpus(mask):
+    """CPUs of a hex mask such as "30" or "00000000,00000030" (empty: none)."""
+    text = (mask or "").replace(",", "").strip()
+    if not text:
+        return set()
+    try:
+        value = int(text, 16)
+    except ValueError:
+        raise ValidateError("not a CPU mask: %r" % (mask,))
+    return set(bit for bit in range(value.bit_length()) if value >> bit & 1)
+
+
+def check_thp(host, want):
+    have = (host.get("thp") or {}).get("enabled")
+    return record("transparent_hugepages", have == want, "transparent HugePages %s" % want, "%s" % have,
+                  "the tuned profile sets transparent_hugepages (tuned role; knob hft_latency_settings.thp)")
+
+
+def check_swap(host):
+    swaps = host.get("swap") or []
+    return record("swap", not swaps, "no active swap", [s.get("name") for s in swaps] or "none",
+                  "the hugepages role turns swap off and masks swap.target (knob hft_latency_settings.swap)")
+
+
+def check_sysctls(host, want):
+    """``want``: {sysctl: value}; one record for all of them."""
+    have = host.get("sysctl") or {}
+    wrong = dict((key, have.get(key)) for key, value in sorted(want.items()) if str(have.get(key)) != str(value))
+    return record("latency_sysctls", not wrong, want, wrong or dict((k, have.get(k)) for k in sorted(want)),
+                  "kernel.nmi_watchdog comes from the kernel command line (nmi_watchdog=0); the others from the "
+                  "quantbot-hft tuned profile")
+
+
+def check_cstates(host, want, isolated):
+    have = (host.get("cpus") or {}).get("pm_qos_resume_latency_us") or {}
+    cpus = sorted(_cpus(isolated or "", "isolated CPUs"))
+    wrong = dict(("cpu%d" % cpu, have.get(str(cpu))) for cpu in cpus if str(have.get(str(cpu))) != str(want))
+    return record("cstates", not wrong, "pm_qos_resume_latency_us=%s on CPUs %s" % (want, format_cpulist(cpus)),
+                  wrong or "as wanted", "the quantbot-hft tuned profile's [cpu] instance on the isolated CPUs sets it")
+
+
+def check_governor(host, want):
+    have = (host.get("cpus") or {}).get("governors") or {}
+    wrong = dict(("cpu%s" % cpu, gov) for cpu, gov in sorted(have.items(), key=lambda i: int(i[0])) if gov != want)
+    return record("cpu_governor", bool(have) and not wrong, "cpufreq governor %s on every CPU" % want,
+                  wrong or ("as wanted" if have else "no cpufreq governor readable"),
+                  "the quantbot-hft tuned profile sets the governor (tuned role)")
+
+
+def check_irq_affinity(host, nics, housekeeping, isolated):
+    """The HFT NICs' interrupts (PF and VFs) on ``housekeeping``; no RPS/XPS mask on an isolated CPU."""
+    allowed = _cpus(housekeeping or "", "housekeeping CPUs")
+    iso = _cpus(isolated or "", "isolated CPUs")
+    found = host.get("nics") or {}
+    wrong = []
+    for nic in nics:
+        info = found.get(nic)
+        if info is None:
+            wrong.append("%s: not a network interface with a device here" % nic)
+            continue
+        affinity = info.get("irq_affinity") or {}
+        if not affinity:
+            wrong.append("%s: no MSI interrupts found" % nic)
+        for irq, cpus in sorted(affinity.items(), key=lambda item: int(item[0])):
+            effective = cpus.get("effective") or cpus.get("allowed") or ""
+            have = _cpus(effective, "IRQ %s affinity" % irq)
+            if not have or not have <= allowed:
+                wrong.append("%s IRQ %s on CPU %s" % (nic, irq, format_cpulist(have) or "?"))
+        for queue, mask in sorted((info.get("queues") or {}).items()):
+            on = _mask_cpus(mask) & iso
+            if on:
+                wrong.append("%s %s mask %s includes isolated CPU %s" % (nic, queue, mask, format_cpulist(on)))
+    return record("irq_affinity", not wrong,
+                  "interrupts of %s on CPUs %s; no RPS/XPS mask on the isolated CPUs" % (", ".join(nics), housekeeping),
+                  wrong or "as wanted",
+                  "quantbot-irq-affinity.service (tuned role) pins them at boot; journalctl -b -u "
+                  "quantbot-irq-affinity.service, and check that irqbalance runs with the policy script")
+
+
+def check_tuned_bootloader(host):
+    args = (host.get("tuned") or {}).get("bootcmdline_args") or []
+    return record("tuned_bootloader", not args, "no kernel arguments from tuned's bootloader plugin", args or "none",
+                  "boot_args owns the kernel command line; clear TUNED_BOOT_CMDLINE in /etc/tuned/bootcmdline")
+
+
+def check_boot_trial(host):
+    """A staged trial boot: booted (passes), not booted yet, or fell back (fails naming the arguments)."""
+    state = (host.get("state") or {}).get("boot_args") or {}
+    outcome, missing = trial_outcome(state, tokens(host.get("cmdline")), (host.get("boot") or {}).get("boot_id"))
+    if outcome == "none":
+        return None
+    actual = {"booted": "the trial command line booted; it becomes the default after these checks",
+              "pending": {"reboot pending": "the trial command line has not booted yet", "not yet running": missing},
+              "fell_back": {"fell back to the previous command line": True, "did not boot": missing}}[outcome]
+    return record("boot_trial", outcome == "booted", "the host runs the trial command line", actual,
+                  "the host came back on the last good command line: one of these arguments did not boot (a panic, "
+                  "a hang, or init refused it); remove or fix it and run again" if outcome == "fell_back"
+                  else "reboot the host (the next boot runs the trial command line once)")
+
+
 def expectations(plan, overrides=None):
     """What the host checks expect: the plan's values, each replaceable by a role's own input.
 
@@ -310,13 +411,44 @@ def expectations(plan, overrides=None):
     ({PF: count}; empty: not checked).
     """
     plan = plan or {}
+    settings = dict((knob, (entry or {}).get("value")) for knob, entry in (plan.get("settings") or {}).items())
     out = {"kernel_args": list(plan.get("kernel_args") or []), "isolated_cpus": plan.get("isolated_cpus"),
            "hugepages": plan.get("hugepages") or {}, "hft_numa_node": plan.get("hft_numa_node"),
-           "tuned_profile": None, "vfs": {}}
+           "tuned_profile": None, "vfs": {}, "nics": list(plan.get("nics") or []),
+           "housekeeping_cpus": plan.get("hft_housekeeping_cpus")}
+    for knob in ("thp", "swap", "cstates", "governor", "timer_migration", "stat_interval", "watchdogs",
+                 "irq_affinity"):
+        out[knob] = settings.get(knob)
     for key, value in (overrides or {}).items():
         if value is not None:
             out[key] = value
     return out
+
+
+def settings_checks(host, want):
+    """The latency settings the plan manages (plan.settings), each checked where the host shows it."""
+    records = []
+    if want.get("thp") and "thp" in host:
+        records.append(check_thp(host, want["thp"]))
+    if want.get("swap") and "swap" in host:
+        records.append(check_swap(host))
+    sysctls = {}
+    if want.get("watchdogs"):
+        sysctls["kernel.nmi_watchdog"] = 0
+    for knob, key in (("timer_migration", "kernel.timer_migration"), ("stat_interval", "vm.stat_interval")):
+        if want.get(knob) is not None:
+            sysctls[key] = want[knob]
+    if sysctls and "sysctl" in host:
+        records.append(check_sysctls(host, sysctls))
+    if want.get("cstates") not in (None, "", False) and "cpus" in host and want.get("isolated_cpus"):
+        records.append(check_cstates(host, want["cstates"], want["isolated_cpus"]))
+    if want.get("governor") and "cpus" in host:
+        records.append(check_governor(host, want["governor"]))
+    if want.get("irq_affinity") and want.get("nics") and "nics" in host and want.get("housekeeping_cpus"):
+        records.append(check_irq_affinity(host, want["nics"], want["housekeeping_cpus"], want.get("isolated_cpus")))
+    if "tuned" in host:
+        records.append(check_tuned_bootloader(host))
+    return records
 
 
 def run_host_checks(host, plan, opts, expect=None):
@@ -348,6 +480,10 @@ def run_host_checks(host, plan, opts, expect=None):
         records.append(check_tuned_profile(host, want["tuned_profile"]))
     if want["vfs"] and "nics" in host:
         records.append(check_sriov_numvfs(host, want["vfs"]))
+    records.extend(settings_checks(host, want))
+    trial = check_boot_trial(host)
+    if trial:
+        records.append(trial)
     if host.get("ptp"):
         for iface, probe in sorted(host["ptp"].items()):
             rec = check_ptp_sync(probe, opts["ptp_offset_threshold_ns"])

@@ -130,10 +130,29 @@ options:
     type: bool
     default: false
   iommu_args:
-    description: The IOMMU kernel arguments added when O(iommu=true).
+    description:
+      - The IOMMU kernel arguments added when O(iommu=true). Unset, they follow the CPU vendor (C(vendor_id) of
+        O(cpuinfo_path)) - V(intel_iommu=on iommu=pt) on Intel; V(iommu=pt) on AMD, whose IOMMU is on by default
+        (V(amd_iommu=on) is not a valid value) and on others.
     type: list
     elements: str
-    default: [intel_iommu=on, iommu=pt]
+  cpuinfo_path:
+    description: Where the CPU vendor and flags are read (the IOMMU arguments, C(tsc=reliable)).
+    type: path
+    default: /proc/cpuinfo
+  settings:
+    description:
+      - The latency settings (C(hft_latency_settings)), each with one owner, planned here and returned in
+        RV(plan.settings) with the decision for this host. Keys and defaults - C(watchdogs) (V(true),
+        C(nmi_watchdog=0 nosoftlockup)), C(skew_tick) (V(true), C(skew_tick=1)), C(tsc_reliable) (V(auto),
+        C(tsc=reliable) only with C(constant_tsc) and C(nonstop_tsc)), C(cstates) (V(n/a),
+        C(pm_qos_resume_latency_us) on the isolated CPUs, tuned role), C(governor) (V(performance), where cpufreq
+        exists, tuned role), C(thp) (V(never), tuned role), C(swap) (V(off), hugepages role), C(timer_migration)
+        (V(0)) and C(stat_interval) (V(10)) (sysctls, tuned role), C(irq_affinity) (V(true), the HFT NIC's
+        interrupts on the housekeeping CPUs of its node, tuned role).
+      - V(false) (or an empty string) turns a knob off - the collection then does not manage that setting.
+    type: dict
+    default: {}
   extra_kernel_args:
     description:
       - Further kernel arguments (C(hft_kernel_args_extra)), appended to the plan's, owned by the boot_args role
@@ -299,7 +318,6 @@ plan:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.quantbot.hft.plugins.module_utils._topology import (
-    DEFAULT_IOMMU_ARGS,
     DEFAULT_ISOLCPUS_FLAGS,
     ISOLCPUS_FLAGS,
     TopologyError,
@@ -322,8 +340,10 @@ def argument_spec():
         isolcpus_flags=dict(type="list", elements="str", choices=list(ISOLCPUS_FLAGS),
                             default=list(DEFAULT_ISOLCPUS_FLAGS)),
         iommu=dict(type="bool", default=False),
-        iommu_args=dict(type="list", elements="str", default=list(DEFAULT_IOMMU_ARGS)),
+        iommu_args=dict(type="list", elements="str"),
         extra_kernel_args=dict(type="list", elements="str", default=[]),
+        cpuinfo_path=dict(type="path", default="/proc/cpuinfo"),
+        settings=dict(type="dict", default={}),
     )
 
 

@@ -285,7 +285,7 @@ from ansible_collections.quantbot.hft.plugins.module_utils._validate import (
 )
 
 # What the host checks read (the rest of host_facts is not needed here).
-HOST_READERS = ("cmdline", "cpus", "numa", "sysctl", "nics", "tuned")
+HOST_READERS = ("cmdline", "cpus", "numa", "sysctl", "nics", "tuned", "thp", "swap", "state", "boot")
 
 PMC_COMMANDS = ["GET CURRENT_DATA_SET", "GET PORT_DATA_SET"]
 OPTION_KEYS = ("label_key", "label_value", "ptp_namespace", "ptp_daemonset", "hugepages_resource",

@@ -70,6 +70,18 @@ for t in apt-daily.timer apt-daily-upgrade.timer man-db.timer e2scrub_all.timer 
   ln -sf /dev/null "$T/etc/systemd/system/$t"
 done
 
+step "systemd-timesyncd enabled, with no NTP server (the lab sends no traffic off the machine)"
+mkdir -p "$T/etc/systemd/timesyncd.conf.d"
+cat > "$T/etc/systemd/timesyncd.conf.d/hftlab.conf" <<'TIMESYNCD'
+# hftlab: keep timesyncd running as on a Debian server, but with no server to
+# ask, so the lab never reaches out; the ptp role stops it, offboarding restores it.
+[Time]
+NTP=
+FallbackNTP=
+TIMESYNCD
+mkdir -p "$T/etc/systemd/system/sysinit.target.wants"
+ln -sf /lib/systemd/system/systemd-timesyncd.service "$T/etc/systemd/system/sysinit.target.wants/systemd-timesyncd.service"
+
 step "user hft with key-only SSH and passwordless sudo"
 if ! in_chroot id hft >/dev/null 2>&1; then
   in_chroot useradd -m -s /bin/bash -G sudo hft

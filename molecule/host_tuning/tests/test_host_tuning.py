@@ -126,4 +126,73 @@ def test_no_reboot_in_second_run(host):
 def test_bad_plans_refused_and_host_untouched(host):
     result = json.loads(_read(host, f"{MARKERS}/bad_plans.json"))
     assert result["untouched"] is True
-    assert len(result["refused"]) == 4, result
+    assert len(result["refused"]) == 8, result
+
+
+# --- the latency settings (checked from outside the collection: plain reads) ----------
+def test_transparent_hugepages_never(host):
+    assert "[never]" in _read(host, "/sys/kernel/mm/transparent_hugepage/enabled")
+
+
+def test_no_swap_active(host):
+    assert _read(host, "/proc/swaps").splitlines()[1:] == []
+
+
+def test_watchdogs_off(host):
+    assert _read(host, "/proc/sys/kernel/nmi_watchdog") == "0"
+    running = _read(host, "/proc/cmdline").split()
+    assert "nosoftlockup" in running and "nmi_watchdog=0" in running, running
+
+
+def test_skew_tick(host):
+    assert "skew_tick=1" in _read(host, "/proc/cmdline").split()
+
+
+def test_timer_migration_and_stat_interval(host):
+    assert _read(host, "/proc/sys/kernel/timer_migration") == "0"
+    assert _read(host, "/proc/sys/vm/stat_interval") == "10"
+
+
+def test_isolated_cpus_stay_out_of_c_states(host, plan, cpuset):
+    wrong = {}
+    for cpu in sorted(cpuset(plan["isolated_cpus"])):
+        value = _read(host, f"/sys/devices/system/cpu/cpu{cpu}/power/pm_qos_resume_latency_us")
+        if value != "n/a":
+            wrong[cpu] = value
+    assert not wrong, f"pm_qos_resume_latency_us of the isolated CPUs: {wrong}"
+
+
+def _nic_irqs(host, iface):
+    """The MSI interrupts of a PF and of its VFs, from sysfs."""
+    with host.sudo():
+        out = host.check_output(
+            f"for d in /sys/class/net/{iface}/device /sys/class/net/{iface}/device/virtfn*; do "
+            f"ls $d/msi_irqs 2>/dev/null; done")
+    return sorted(set(int(irq) for irq in out.split()))
+
+
+def test_nic_interrupts_on_the_housekeeping_cpus_of_its_node(host, plan, cpuset):
+    node_cpus = cpuset(_read(host, "/sys/devices/system/node/node1/cpulist"))
+    housekeeping = node_cpus & cpuset(plan["reserved_cpus"])
+    irqs = _nic_irqs(host, "enp65s0")
+    assert irqs, "no MSI interrupts found for enp65s0 and its VFs"
+    wrong = {}
+    for irq in irqs:
+        effective = cpuset(_read(host, f"/proc/irq/{irq}/effective_affinity_list"))
+        if not effective or not effective <= housekeeping:
+            wrong[irq] = sorted(effective)
+    assert not wrong, (f"interrupts off CPUs {sorted(housekeeping)}: {wrong}\n"
+                       f"{_journal(host, 'quantbot-irq-affinity.service')}")
+
+
+def test_nic_queue_masks_exclude_isolated_cpus(host, plan, cpuset):
+    isolated = cpuset(plan["isolated_cpus"])
+    with host.sudo():
+        out = host.check_output("grep -H . /sys/class/net/enp65s0/queues/*/[rx]ps_cpus || true")
+    wrong = []
+    for line in out.splitlines():
+        path, mask = line.split(":", 1)
+        value = int(mask.replace(",", "") or "0", 16)
+        if {cpu for cpu in isolated if value >> cpu & 1}:
+            wrong.append(line)
+    assert not wrong, wrong

@@ -22,12 +22,16 @@ CMDLINES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.
                         "fixtures", "cmdline")
 XEON_NICS = ["ens1f0", "ens1f1"]
 XEON_ISO = "2-39,42-79"
+# The latency settings' kernel arguments on a CPU without an invariant TSC (the
+# fixtures plan without a cpuinfo: vendor and flags unknown).
+LATENCY_ARGS = ["nmi_watchdog=0", "nosoftlockup", "skew_tick=1"]
 
 
 @pytest.fixture
 def plan_for(sysfs, no_cmdline):
     """plan_for(shape, **options) -> (plan, warnings, topology)."""
     def _plan(shape, cmdline_path=no_cmdline, **options):
+        options.setdefault("cpuinfo_path", no_cmdline)
         result = build(sysfs(shape), cmdline_path=cmdline_path, **options)
         return result["plan"], result["warnings"], result["topology"]
     return _plan
@@ -59,7 +63,7 @@ def test_xeon_default_plan(plan_for):
         "default_hugepagesz=2M",
         "hugepagesz=2M",
         "hugepages=1:1024",
-    ]
+    ] + LATENCY_ARGS
     assert plan["cmdline_read"] is False
     assert plan["cmdline_missing"] == plan["kernel_args"]
     assert plan["reboot_required"] is True
@@ -81,7 +85,7 @@ def test_epyc_nps4_reserves_one_core_on_every_node(plan_for):
     assert plan["isolated_cpus"] == "1-7,9-15,17-23,25-31,33-39,41-47,49-55,57-63"
     assert plan["hft_numa_node"] == 2
     assert plan["hugepages"]["2M"] == {"0": 0, "1": 0, "2": 1024, "3": 0}
-    assert plan["kernel_args"][-3:] == ["default_hugepagesz=2M", "hugepagesz=2M", "hugepages=2:1024"]
+    assert plan["kernel_args"][-6:] == ["default_hugepagesz=2M", "hugepagesz=2M", "hugepages=2:1024"] + LATENCY_ARGS
     assert_smt_whole(plan, topo)
 
 
@@ -94,7 +98,7 @@ def test_small_box_numa_minus_one_is_node_zero_without_warning(plan_for):
     assert plan["kernel_args"] == [
         "isolcpus=managed_irq,1-3", "nohz_full=1-3", "rcu_nocbs=1-3", "irqaffinity=0",
         "default_hugepagesz=2M", "hugepagesz=2M", "hugepages=0:1024",
-    ]
+    ] + LATENCY_ARGS
     assert_smt_whole(plan, topo)
 
 
@@ -108,7 +112,7 @@ def test_lab_vm_plan_matches_the_contract_example(plan_for):
     assert plan["kernel_args"] == [
         "isolcpus=managed_irq,2-3,6-7", "nohz_full=2-3,6-7", "rcu_nocbs=2-3,6-7",
         "irqaffinity=0-1,4-5", "default_hugepagesz=2M", "hugepagesz=2M", "hugepages=1:64",
-    ]
+    ] + LATENCY_ARGS
 
 
 def test_contract_shaped_topology_without_physical_cores(plan_for):
@@ -281,7 +285,7 @@ def test_nothing_isolated_emits_no_isolation_args(plan_for):
     plan, warnings, _topo = plan_for("lab-vm", nics=["eth1"], hugepages_2m=8, isolated_cpus="")
     assert plan["reserved_cpus"] == "0-7"
     assert plan["isolated_cpus"] == ""
-    assert plan["kernel_args"] == ["default_hugepagesz=2M", "hugepagesz=2M", "hugepages=1:8"]
+    assert plan["kernel_args"] == ["default_hugepagesz=2M", "hugepagesz=2M", "hugepages=1:8"] + LATENCY_ARGS
     assert any("no CPU of the HFT NUMA node 1 is isolated" in w for w in warnings)
 
 
@@ -317,12 +321,12 @@ def test_ten_percent_headroom_on_big_nodes(plan_for):
 
 def test_only_1g_pages_make_1g_the_default_size(plan_for):
     plan, _warnings, _topo = plan_for("xeon-2s-interleaved", nics=XEON_NICS, hugepages_2m=0, hugepages_1g=4)
-    assert plan["kernel_args"][4:] == ["default_hugepagesz=1G", "hugepagesz=1G", "hugepages=1:4"]
+    assert plan["kernel_args"][4:-3] == ["default_hugepagesz=1G", "hugepagesz=1G", "hugepages=1:4"]
 
 
 def test_both_sizes_keep_2m_default_and_order(plan_for):
     plan, _warnings, _topo = plan_for("xeon-2s-interleaved", nics=XEON_NICS, hugepages_1g=4)
-    assert plan["kernel_args"][4:] == [
+    assert plan["kernel_args"][4:-3] == [
         "default_hugepagesz=2M", "hugepagesz=2M", "hugepages=1:1024", "hugepagesz=1G", "hugepages=1:4"]
 
 
@@ -336,7 +340,7 @@ def test_per_node_override(plan_for):
     plan, _warnings, _topo = plan_for("xeon-2s-interleaved", nics=XEON_NICS,
                                       hugepages={"2M": {"0": 0, "1": 512}, "1G": {"1": 2}})
     assert plan["hugepages"] == {"2M": {"0": 0, "1": 512}, "1G": {"0": 0, "1": 2}}
-    assert plan["kernel_args"][4:] == [
+    assert plan["kernel_args"][4:-3] == [
         "default_hugepagesz=2M", "hugepagesz=2M", "hugepages=1:512", "hugepagesz=1G", "hugepages=1:2"]
 
 
@@ -389,14 +393,61 @@ def test_unknown_isolcpus_flag(plan_for):
         plan_for("lab-vm", nics=["eth1"], hugepages_2m=8, isolcpus_flags=["io_queue"])
 
 
-def test_iommu_args_come_last(plan_for):
-    plan, _warnings, _topo = plan_for("lab-vm", nics=["eth1"], hugepages_2m=8, iommu=True)
-    assert plan["kernel_args"][-3:] == ["hugepages=1:8", "intel_iommu=on", "iommu=pt"]
-    plan, _warnings, _topo = plan_for("lab-vm", nics=["eth1"], hugepages_2m=8, iommu=True, iommu_args=["iommu=pt"])
-    assert plan["kernel_args"][-1] == "iommu=pt"
-    assert "intel_iommu=on" not in plan["kernel_args"]
-    plan, _warnings, _topo = plan_for("lab-vm", nics=["eth1"], hugepages_2m=8, iommu=False)
-    assert "iommu=pt" not in plan["kernel_args"]
+@pytest.mark.parametrize("vendor, wanted", [
+    ("GenuineIntel", ["intel_iommu=on", "iommu=pt"]),
+    # The AMD IOMMU is on by default; amd_iommu=on is not a valid value.
+    ("AuthenticAMD", ["iommu=pt"]),
+    (None, ["iommu=pt"]),
+])
+def test_iommu_args_follow_the_cpu_vendor(plan_for, tmp_path, vendor, wanted):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(("vendor_id\t: %s\n" % vendor if vendor else "") + "flags\t\t: fpu sse2\n")
+    plan, _warnings, _topo = plan_for("lab-vm", nics=["eth1"], hugepages_2m=8, iommu=True,
+                                      cpuinfo_path=str(cpuinfo))
+    assert plan["iommu_args"] == wanted
+    index = plan["kernel_args"].index("hugepages=1:8")
+    assert plan["kernel_args"][index + 1:index + 1 + len(wanted)] == wanted
+    assert "amd_iommu=on" not in plan["kernel_args"]
+    plan, _warnings, _topo = plan_for("lab-vm", nics=["eth1"], hugepages_2m=8, iommu=True, iommu_args=["iommu=pt"],
+                                      cpuinfo_path=str(cpuinfo))
+    assert "iommu=pt" in plan["kernel_args"] and "intel_iommu=on" not in plan["kernel_args"]
+    plan, _warnings, _topo = plan_for("lab-vm", nics=["eth1"], hugepages_2m=8, iommu=False,
+                                      cpuinfo_path=str(cpuinfo))
+    assert "iommu=pt" not in plan["kernel_args"] and plan["settings"]["iommu"]["value"] is None
+
+
+@pytest.mark.parametrize("flags, tsc", [("constant_tsc nonstop_tsc", True), ("constant_tsc", False), ("", False)])
+def test_tsc_reliable_only_with_an_invariant_tsc(plan_for, tmp_path, flags, tsc):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("vendor_id\t: GenuineIntel\nflags\t\t: fpu %s\n" % flags)
+    plan, _warnings, _topo = plan_for("lab-vm", nics=["eth1"], hugepages_2m=8, cpuinfo_path=str(cpuinfo))
+    assert ("tsc=reliable" in plan["kernel_args"]) is tsc
+    decision = plan["settings"]["tsc_reliable"]["decision"]
+    assert ("invariant TSC" in decision) if tsc else ("skipped" in decision and "nonstop_tsc" in decision)
+
+
+def test_latency_settings_can_be_turned_off_one_by_one(plan_for):
+    plan, _warnings, _topo = plan_for("lab-vm", nics=["eth1"], hugepages_2m=8,
+                                      settings={"watchdogs": False, "skew_tick": False})
+    assert not [a for a in plan["kernel_args"] if a in LATENCY_ARGS]
+    assert plan["settings"]["watchdogs"]["value"] is None and "not managed" in plan["settings"]["watchdogs"]["decision"]
+    plan, _warnings, _topo = plan_for("lab-vm", nics=["eth1"], hugepages_2m=8, settings={"thp": False, "cstates": 5})
+    assert plan["settings"]["thp"]["value"] is None and plan["settings"]["cstates"]["value"] == 5
+    # No cpufreq in the fixture trees (as in a VM): the governor is a named skip.
+    assert plan["settings"]["governor"]["value"] is None
+    assert "skipped: no cpufreq" in plan["settings"]["governor"]["decision"]
+
+
+@pytest.mark.parametrize("settings, needle", [
+    ({"thp": "sometimes"}, "thp must be one of"),
+    ({"watchdogs": "yes"}, "watchdogs must be true or false"),
+    ({"cstates": -1}, "cstates must be n/a"),
+    ({"timer_migration": "x"}, "timer_migration must be an integer"),
+    ({"bogus": 1}, "unknown latency setting bogus"),
+])
+def test_bad_latency_settings_are_refused(plan_for, settings, needle):
+    with pytest.raises(TopologyError, match=needle):
+        plan_for("lab-vm", nics=["eth1"], hugepages_2m=8, settings=settings)
 
 
 @pytest.mark.parametrize("bad", ["intel_iommu=on iommu=pt", "", " iommu=pt"])
@@ -426,7 +477,7 @@ def test_stale_cmdline_reports_only_what_differs(plan_for):
     # isolcpus lacks managed_irq, and hugepages=1:1024 follows hugepagesz=1G, not 2M.
     plan, _warnings, _topo = plan_for("xeon-2s-interleaved", nics=XEON_NICS,
                                       cmdline_path=os.path.join(CMDLINES, "xeon-2s-stale.txt"))
-    assert plan["cmdline_missing"] == ["isolcpus=managed_irq," + XEON_ISO, "hugepages=1:1024"]
+    assert plan["cmdline_missing"] == ["isolcpus=managed_irq," + XEON_ISO, "hugepages=1:1024"] + LATENCY_ARGS
     assert plan["reboot_required"] is True
 
 
