@@ -30,6 +30,8 @@ REPORT_VERSION = 1
 FILES = ("validation.json", "validation.md", "latency.svg")
 PERCENTILE_KEYS = (("p50_us", "p50"), ("p99_us", "p99"), ("p99_9_us", "p99.9"), ("max_us", "max"))
 _NODE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,251}[A-Za-z0-9])?$")
+# A table cell longer than this is cut in validation.md (validation.json keeps everything).
+MD_CELL_LIMIT = 1200
 PLAN_KEYS = ("reserved_cpus", "isolated_cpus", "hft_numa_node", "hugepages", "kernel_args", "reboot_required")
 
 
@@ -103,13 +105,15 @@ def build_report(node, checks, plan=None, probe=None, generated_at=None):
     }
 
 
-def _cell(value):
+def _cell(value, limit=MD_CELL_LIMIT):
     if value is None:
         text = ""
     elif isinstance(value, str):
         text = value
     else:
         text = json.dumps(value, sort_keys=True)
+    if limit and len(text) > limit:
+        text = text[:limit] + " ... (%d more characters in validation.json)" % (len(text) - limit)
     return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
 
 
@@ -139,7 +143,7 @@ def render_markdown(report, picture=None):
         out += ["| key | value |", "| --- | --- |"]
         for key in PLAN_KEYS:
             if key in plan:
-                out.append("| %s | %s |" % (key, _cell(plan[key])))
+                out.append("| %s | %s |" % (key, _cell(plan[key], limit=None)))
     else:
         out.append("No plan was given.")
     lat = report["latency"]

@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 module: latency_probe
 short_description: Measure how quiet the isolated CPUs of an HFT node are, and their latency with oslat
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Runs on the node and changes nothing. It measures; it does not judge. The checks C(isolated_cpus_quiet) and
     C(latency) judge its result against thresholds (C(plugins/module_utils/_latency.py)).

@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 module: validation_report
 short_description: Write a node's evidence bundle (validation.json, validation.md, latency.svg) on the controller
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Writes under O(dest)C(/)O(node)C(/) the evidence that a node was validated, from the check records of the
     validation, the plan and the result of M(quantbot.hft.latency_probe).

@@ -178,3 +178,14 @@ def test_summary_is_small_and_names_the_failures():
     assert out["latency"]["3"] == {"held_by": None, "busy_percent": 0.1, "device_irqs": 4, "p99_9_us": 1,
                                    "max_us": 240726}
     assert "histogram" not in json.dumps(out)
+
+
+def test_markdown_cuts_a_huge_cell_and_json_keeps_it():
+    records = [{"check": "isolated_cpus_quiet", "ok": False, "expected": {},
+                "actual": {"failures": ["CPU 1: stray pid %d (sleep)" % pid for pid in range(1000, 1300)]},
+                "hint": "h"}]
+    report = R.build_report("n", records)
+    md = R.render_markdown(report)
+    row = [line for line in md.splitlines() if line.startswith("| isolated_cpus_quiet")][0]
+    assert len(row) < 1500 and "more characters in validation.json" in row
+    assert "pid 1299" in json.dumps(report)
