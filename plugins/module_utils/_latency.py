@@ -82,6 +82,8 @@ DEFAULT_MAX_BUSY_PERCENT = 1.0
 DEFAULT_IRQ_RATES = {"LOC": 20.0, "RES": 1.0, "CAL": 1.0, "TLB": 1.0}
 DEFAULT_SOFTIRQ_RATES = {}
 DEFAULT_ALLOWED_KINDS = (KIND_PINNED, KIND_SANDBOX)
+# The per-CPU oslat figures the latency record shows.
+JUDGED_KEYS = ("p50_us", "p99_us", "p99_9_us", "max_us", "overflow_percent", "unresolved")
 
 _OSLAT_VERSION = re.compile(r"^oslat V\s*([0-9.]+)")
 _OSLAT_ROW = re.compile(r"^\s*([A-Za-z][A-Za-z -]*?|[0-9]+ \(us\)):\s*(.*?)\s*$")
@@ -534,8 +536,8 @@ def _task_line(task):
     who = "pid %s" % task["pid"] if task["pid"] == task["tid"] else "pid %s tid %s" % (task["pid"], task["tid"])
     where = "pod %s container %s" % (task["pod_uid"], task.get("container_id") or "?") if task.get("pod_uid") \
         else "host task"
-    return "%s (%s), %s: allowed on %s, last ran on CPU %s" % (who, task["comm"], where, task["allowed"],
-                                                                task["last_cpu"])
+    return "%s (%s), %s: allowed on %s, last ran on CPU %s" % (
+        who, task["comm"], where, task["allowed"], task["last_cpu"])
 
 
 def isolated_cpus_quiet(probe, max_busy_percent=DEFAULT_MAX_BUSY_PERCENT, max_irq_rates=None,
@@ -627,8 +629,7 @@ def latency(probe, max_us=DEFAULT_MAX_US, max_p99_9_us=DEFAULT_MAX_P99_9_US, req
     measured = oslat.get("per_cpu") or {}
     failures, per_cpu = [], {}
     for cpu, figures in _by_cpu(measured):
-        per_cpu[cpu] = dict((k, figures.get(k)) for k in ("p50_us", "p99_us", "p99_9_us", "max_us",
-                                                           "overflow_percent", "unresolved"))
+        per_cpu[cpu] = dict((k, figures.get(k)) for k in JUDGED_KEYS)
         if figures["max_us"] > limit_max:
             failures.append("CPU %s: max %s us > %s us" % (cpu, figures["max_us"], limit_max))
         if figures["p99_9_us"] > limit_p999:

@@ -28,7 +28,8 @@ import tempfile
 
 REPORT_VERSION = 1
 FILES = ("validation.json", "validation.md", "latency.svg")
-PERCENTILE_KEYS = (("p50_us", "p50"), ("p99_us", "p99"), ("p99_9_us", "p99.9"), ("max_us", "max"))
+# Per isolated CPU in the set_stats summary.
+SUMMARY_KEYS = ("held_by", "busy_percent", "device_irqs", "p99_9_us", "max_us")
 _NODE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,251}[A-Za-z0-9])?$")
 # A table cell longer than this is cut in validation.md (validation.json keeps everything).
 MD_CELL_LIMIT = 1200
@@ -135,8 +136,9 @@ def render_markdown(report, picture=None):
     out += ["- checks: %d, failed: %d" % (len(report["checks"]), len(report["failed_checks"])), "",
             "## Checks", "", "| check | ok | expected | actual | hint |", "| --- | --- | --- | --- | --- |"]
     for rec in report["checks"]:
-        out.append("| %s | %s | %s | %s | %s |" % (_cell(rec["check"]), "yes" if rec["ok"] else "**no**",
-                                                  _cell(rec["expected"]), _cell(rec["actual"]), _cell(rec["hint"])))
+        ok = "yes" if rec["ok"] else "**no**"
+        out.append("| %s | %s | %s | %s | %s |" % (
+            _cell(rec["check"]), ok, _cell(rec["expected"]), _cell(rec["actual"]), _cell(rec["hint"])))
     out += ["", "## Plan", ""]
     plan = report.get("plan") or {}
     if plan:
@@ -152,11 +154,12 @@ def render_markdown(report, picture=None):
         out.append("No latency probe result was given.")
     else:
         oslat = lat["oslat"]
-        out.append("Window: %s s. oslat: %s." % (
-            _fmt(lat["window_s"]),
-            "%s s, %s buckets of 1 us from %s us (%s)" % (oslat["duration_s"], oslat["bucket_size"],
-                                                         _fmt((oslat.get("bias_us") or 0) + 1), oslat["rule"])
-            if oslat.get("ran") else "not run (%s)" % (oslat.get("skipped") or "no result")))
+        if oslat.get("ran"):
+            how = "%s s, %s buckets of 1 us from %s us (%s)" % (
+                oslat["duration_s"], oslat["bucket_size"], _fmt((oslat.get("bias_us") or 0) + 1), oslat["rule"])
+        else:
+            how = "not run (%s)" % (oslat.get("skipped") or "no result")
+        out.append("Window: %s s. oslat: %s." % (_fmt(lat["window_s"]), how))
         out += ["", "| CPU | held by | busy | device IRQs | LOC/s | p50 | p99 | p99.9 | max | overflow |",
                 "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
         for cpu, row in _by_cpu(lat["per_cpu"]):
@@ -263,9 +266,7 @@ def summary(report, files):
         "node": report["node"], "valid": report["valid"], "generated_at": report.get("generated_at"),
         "checks": len(report["checks"]), "failed_checks": report["failed_checks"],
         "hints": dict((r["check"], r["hint"]) for r in report["checks"] if not r["ok"]),
-        "latency": dict((cpu, dict((k, row[k]) for k in ("held_by", "busy_percent", "device_irqs", "p99_9_us",
-                                                          "max_us")))
-                        for cpu, row in _by_cpu(lat["per_cpu"])),
+        "latency": dict((cpu, dict((k, row[k]) for k in SUMMARY_KEYS)) for cpu, row in _by_cpu(lat["per_cpu"])),
         "files": files,
     }
 

@@ -69,7 +69,7 @@ options:
       - Number of oslat's 1 us buckets (C(-b), 5 to 1024), or V(auto).
       - V(auto) takes 1024, the widest window oslat 2.4 allows, so that samples do not all land in the last
         (overflow) bucket as they would with the default 32 under emulation. Samples beyond it are still counted in
-        the last bucket and reported per CPU (RV(oslat.overflowed_cpus)).
+        the last bucket and reported per CPU (C(overflowed_cpus) in RV(oslat)).
     type: str
     default: auto
   bias:

@@ -25,9 +25,9 @@ description:
     controller and in the execution environment (no system packages, no display: a bare C(Figure) rendered to
     SVG). It is pinned in C(requirements.txt) and C(requirements-ee.txt). Without matplotlib the JSON and
     Markdown files are still written and the module warns that the picture was not."
-  - Run it on the controller (C(delegate_to: localhost)). Under AWX the files stay in the execution environment,
-    so the playbook also hands RV(summary) to C(ansible.builtin.set_stats).
-  - A file is rewritten only when its content changes; RV(changed) says whether any did. In check mode nothing is
+  - "Run it on the controller (C(delegate_to: localhost)). Under AWX the files stay in the execution environment,
+    so the playbook also hands RV(summary) to C(ansible.builtin.set_stats)."
+  - A file is rewritten only when its content changes; C(changed) says whether any did. In check mode nothing is
     written or created and RV(written) lists what would be.
 author:
   - quantbot.hft maintainers (@quantbot)

@@ -160,9 +160,9 @@ def test_diff_quiet_node_has_no_device_irq_on_isolated_cpus():
     diff = P.diff_snapshots(before, after, [2, 3, 4, 6, 7])
     for cpu in ("2", "3", "6", "7"):
         assert diff["per_cpu"][cpu]["device_irqs"] == {}
-    assert diff["per_cpu"]["4"]["device_irqs"]["121"] == {"count": 300, "per_s": 30.0,
-                                                         "desc": "IR-PCI-MSIX-0000:41:00.0 1-edge enp65s0-TxRx-0",
-                                                         "actions": "enp65s0-TxRx-0"}
+    assert diff["per_cpu"]["4"]["device_irqs"]["121"] == {
+        "count": 300, "per_s": 30.0, "desc": "IR-PCI-MSIX-0000:41:00.0 1-edge enp65s0-TxRx-0",
+        "actions": "enp65s0-TxRx-0"}
     assert diff["per_cpu"]["3"]["busy_percent"] == 0.0
     assert diff["per_cpu"]["2"]["busy_percent"] == 0.1
     assert diff["per_cpu"]["6"]["busy_percent"] == 100.0
