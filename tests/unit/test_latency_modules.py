@@ -12,9 +12,7 @@ import shutil
 import xml.etree.ElementTree as ET
 
 import pytest
-
-from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.testing import patch_module_args
+from module_main import call_main
 
 from ansible_collections.quantbot.hft.plugins.module_utils import _latency
 from ansible_collections.quantbot.hft.plugins.modules import latency_probe, validation_report
@@ -42,16 +40,9 @@ class Runner:
 
 
 def run(capsys, monkeypatch, module, args, runner=None, bins=None):
-    runner = runner or Runner({})
-    monkeypatch.setattr(AnsibleModule, "run_command", lambda self, args, **kwargs: runner(args, **kwargs))
     bins = bins if bins is not None else {"oslat": "/usr/bin/oslat", "cyclictest": "/usr/bin/cyclictest",
                                           "hwlatdetect": "/usr/sbin/hwlatdetect"}
-    monkeypatch.setattr(AnsibleModule, "get_bin_path",
-                        lambda self, name, required=False, opt_dirs=None: bins.get(name))
-    with patch_module_args(args):
-        with pytest.raises(SystemExit) as exc:
-            module.main()
-    return exc.value.code, json.loads(capsys.readouterr().out)
+    return call_main(capsys, monkeypatch, module, args, runner or Runner({}), bins)
 
 
 @pytest.fixture
