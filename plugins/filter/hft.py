@@ -17,7 +17,7 @@ import yaml
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.quantbot.hft.plugins.module_utils import _cmdline, _hugepages, _kubelet, _ptpconf
-from ansible_collections.quantbot.hft.plugins.module_utils import _report, _sriov, _tuned
+from ansible_collections.quantbot.hft.plugins.module_utils import _sriov, _textreport, _tuned
 from ansible_collections.quantbot.hft.plugins.module_utils._topology import (
     TopologyError,
     format_cpulist,
@@ -211,11 +211,11 @@ def missing_packages(host, wanted):
 
 
 def plan_report(plan, topology, cmdline_path="/proc/cmdline"):
-    return _report.plan_lines(plan, topology, cmdline_path)
+    return _textreport.plan_lines(plan, topology, cmdline_path)
 
 
 def validation_report(result, node=None):
-    return _report.validation_lines(result, node)
+    return _textreport.validation_lines(result, node)
 
 
 class FilterModule(object):

@@ -2,7 +2,11 @@
 # Copyright (c) 2026, quantbot.hft maintainers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The committed sysfs trees are exactly what make_sysfs.py generates, and hold only planner inputs."""
+"""The committed generated fixtures are exactly what their generators write.
+
+fixtures/sysfs (make_sysfs.py) holds only planner inputs; fixtures/latency/node8
+(latency/make_node8.py) is the constructed HFT node of the latency tests.
+"""
 
 from __future__ import annotations
 
@@ -25,8 +29,8 @@ ALLOWED = re.compile(
 )
 
 
-def _load_generator():
-    spec = importlib.util.spec_from_file_location("make_sysfs", os.path.join(FIXTURES, "make_sysfs.py"))
+def _load_generator(path=os.path.join(FIXTURES, "make_sysfs.py")):
+    spec = importlib.util.spec_from_file_location(os.path.splitext(os.path.basename(path))[0], path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -62,3 +66,9 @@ def test_tree_holds_only_planner_inputs(shape):
     for rel, content in files.items():
         assert ALLOWED.fullmatch(rel.replace(os.sep, "/")), rel
         assert content.endswith(b"\n"), rel
+
+
+def test_latency_node8_matches_its_generator(tmp_path):
+    _load_generator(os.path.join(FIXTURES, "latency", "make_node8.py")).generate(str(tmp_path))
+    committed = _files(os.path.join(FIXTURES, "latency", "node8"))
+    assert committed and committed == _files(str(tmp_path / "node8"))

@@ -132,6 +132,8 @@ def make_host(base):
         (cpu / ("cpu%d" % n)).mkdir()
     write(cpu / "cpu0/cpufreq/scaling_governor", "performance\n")
     write(cpu / "cpu4/cpufreq/scaling_governor", "powersave\n")
+    write(cpu / "cpu2/power/pm_qos_resume_latency_us", "n/a\n")
+    write(cpu / "cpu3/power/pm_qos_resume_latency_us", "0\n")
     (cpu / "cpufreq").mkdir()
     (cpu / "cpuidle").mkdir()
     node = sys_ / "devices/system/node"
@@ -479,7 +481,8 @@ def test_cmdline(host):
 def test_cpus(host):
     cpus = facts_of(host, ["cpus"])["cpus"]
     assert cpus == {"online": "0-7", "present": "0-7", "isolated": "2-3,6-7", "nohz_full": "",
-                    "governors": {"0": "performance", "4": "powersave"}, "vendor": "GenuineIntel",
+                    "governors": {"0": "performance", "4": "powersave"},
+                    "pm_qos_resume_latency_us": {"2": "n/a", "3": "0"}, "vendor": "GenuineIntel",
                     "flags": ["constant_tsc", "hypervisor", "nonstop_tsc", "pdpe1gb"]}
 
 
@@ -934,7 +937,7 @@ def test_planner_trees_read_as_the_planner_reads_them(shape, tmp_path):
     facts, errors = gather(Reader(**roots), ["cpus", "numa", "nics"])
     assert errors == {}
     topology = read_topology(os.path.join(SYSFS, shape))
-    assert facts["cpus"] == {"online": topology["online_cpus"], "governors": {}}
+    assert facts["cpus"] == {"online": topology["online_cpus"], "governors": {}, "pm_qos_resume_latency_us": {}}
     assert sorted(facts["numa"]) == sorted(topology["numa_nodes"])
     for node, info in topology["numa_nodes"].items():
         assert facts["numa"][node]["cpus"] == info["cpus"]

@@ -6,13 +6,10 @@
 
 from __future__ import annotations
 
-import json
 import os
 
 import pytest
-
-from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.testing import patch_module_args
+from module_main import call_main
 
 from ansible_collections.quantbot.hft.plugins.modules import nic_timestamping, ptp_probe
 
@@ -37,14 +34,8 @@ class Runner:
 
 
 def run(capsys, monkeypatch, module, args, runner, bins=None):
-    monkeypatch.setattr(AnsibleModule, "run_command", lambda self, args, **kwargs: runner(args, **kwargs))
     bins = bins if bins is not None else {"ethtool": "/usr/sbin/ethtool", "pmc": "/usr/sbin/pmc"}
-    monkeypatch.setattr(AnsibleModule, "get_bin_path",
-                        lambda self, name, required=False, opt_dirs=None: bins.get(name))
-    with patch_module_args(args):
-        with pytest.raises(SystemExit) as exc:
-            module.main()
-    return exc.value.code, json.loads(capsys.readouterr().out)
+    return call_main(capsys, monkeypatch, module, args, runner, bins)
 
 
 @pytest.fixture
