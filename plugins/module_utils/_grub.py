@@ -168,12 +168,17 @@ def stage(wanted, running, state, trial=True):
 def trial_outcome(state, running, boot_id):
     """Where a staged trial stands: ``none``, ``pending`` (not rebooted yet), ``booted`` or ``fell_back``.
 
-    Returns ``(outcome, missing)``: the trial arguments the running kernel lacks.
+    Returns ``(outcome, missing)``: the trial arguments the running kernel lacks,
+    and the committed arguments the trial drops that it still runs.
     """
     trial = (state or {}).get("trial")
     if not trial:
         return "none", []
-    missing = missing_args(trial.get("args") or [], running)
+    wanted = trial.get("args") or []
+    committed = (state or {}).get("kernel_args") or []
+    # What the trial adds must run, and what it removes must not: a trial that
+    # only drops an argument is not booted while the dropped argument still runs.
+    missing = missing_args(wanted, running) + stale_args(committed, wanted, running)
     if not missing:
         return "booted", []
     if not trial.get("boot_id") or trial.get("boot_id") == boot_id:

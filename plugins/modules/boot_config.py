@@ -193,14 +193,19 @@ class BootConfig(object):
     def put(self, logical, content, mode=0o644):
         """Write (content) or remove (None) a file; record the change; nothing in check mode."""
         before = self.read(logical)
+        path = self.path(logical)
         if before == content:
+            if content is not None and (os.stat(path).st_mode & 0o7777) != mode:
+                self.changed_files.append(logical + " (mode)")
+                if not self.module.check_mode:
+                    os.chmod(path, mode)
+                return True
             return False
         self.changed_files.append(logical)
         self.diff.append({"before_header": logical, "after_header": logical, "before": before or "",
                           "after": content or ""})
         if self.module.check_mode:
             return True
-        path = self.path(logical)
         if content is None:
             os.remove(path)
             return True
@@ -210,8 +215,9 @@ class BootConfig(object):
         tmp = path + ".quantbot-tmp"
         with open(tmp, "w") as handle:
             handle.write(content)
-        os.chmod(tmp, mode)
         self.module.atomic_move(tmp, path)
+        # atomic_move gives a file it creates the default mode: set ours (the trial script must be executable).
+        os.chmod(path, mode)
         return True
 
     def state(self):

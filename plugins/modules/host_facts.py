@@ -215,6 +215,9 @@ def main():
     params = module.params
 
     def run(argv):
+        # A command that is not installed (grub-probe on a grub2 host, pmc before linuxptp) is a result: rc 127.
+        if not module.get_bin_path(argv[0]):
+            return 127, ""
         rc, out, dummy_err = module.run_command(argv, check_rc=False, environ_update={"LC_ALL": "C"})
         return rc, out
 

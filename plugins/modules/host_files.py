@@ -47,8 +47,8 @@ options:
         description: The whole content (for O(files[].state=present)).
         type: str
       mode:
-        description: Octal mode as a string.
-        type: str
+        description: Octal mode as a string (V("0755")), or the number itself (a YAML V(0755)).
+        type: raw
         default: "0644"
       owner:
         description: Owner (name or uid).
@@ -131,9 +131,15 @@ def _gid(group):
 
 
 def _mode(text, what):
-    try:
-        mode = int(str(text), 8)
-    except ValueError:
+    if isinstance(text, int) and not isinstance(text, bool):
+        # A YAML integer (mode: 0644 is 420): the number is the mode, as in ansible.builtin.file.
+        mode = text
+    else:
+        try:
+            mode = int(str(text), 8)
+        except ValueError:
+            raise ValueError("%s must be an octal mode such as \"0644\", got %r" % (what, text))
+    if not 0 <= mode <= 0o7777:
         raise ValueError("%s must be an octal mode such as \"0644\", got %r" % (what, text))
     if not 0 <= mode <= 0o7777:
         raise ValueError("%s must be an octal mode such as \"0644\", got %r" % (what, text))
@@ -164,7 +170,7 @@ def main():
             files=dict(type="list", elements="dict", required=True, options=dict(
                 dest=dict(type="path", required=True),
                 content=dict(type="str"),
-                mode=dict(type="str", default="0644"),
+                mode=dict(type="raw", default="0644"),
                 owner=dict(type="str", default="root"),
                 group=dict(type="str", default="root"),
                 state=dict(type="str", choices=["present", "absent"]),
@@ -191,6 +197,12 @@ def main():
             if item["state"] == "present" and item["content"] is None:
                 raise ValueError("files: %s needs a content (or state: absent)" % dest)
             _mode(item["mode"], "mode of %s" % dest)
+            # Owners and groups resolve before anything is written.
+            try:
+                item["uid"], item["gid"] = _uid(item["owner"]), _gid(item["group"])
+            except KeyError:
+                raise ValueError("files: %s has an unknown owner %r or group %r" % (dest, item["owner"], item["group"]))
+        removed = set()
         for item in module.params["files"]:
             dest = item["dest"]
             before = _read(dest)
@@ -198,6 +210,7 @@ def main():
                 if before is None and not os.path.lexists(dest):
                     continue
                 changed_files.append(dest)
+                removed.add(dest)
                 diffs.append({"before_header": dest, "after_header": dest + " (absent)",
                               "before": (before or b"").decode("utf-8", "replace"), "after": ""})
                 if not module.check_mode:
@@ -205,7 +218,7 @@ def main():
                 continue
             content = to_bytes(item["content"])
             mode = _mode(item["mode"], "mode of %s" % dest)
-            uid, gid = _uid(item["owner"]), _gid(item["group"])
+            uid, gid = item["uid"], item["gid"]
             same = False
             if before == content:
                 info = os.stat(dest)
@@ -228,8 +241,14 @@ def main():
             os.chown(tmp, uid, gid)
             os.chmod(tmp, mode)
             module.atomic_move(tmp, dest, unsafe_writes=False, keep_dest_attrs=False)
+            # atomic_move gives a file it creates the default mode and owner: set ours again.
+            os.chown(dest, uid, gid)
+            os.chmod(dest, mode)
         for directory in sorted(module.params["prune"], key=len, reverse=True):
-            if os.path.isdir(directory) and not os.listdir(directory):
+            # In check mode the removals did not happen: count them as done.
+            left = [name for name in os.listdir(directory) if os.path.join(directory, name) not in removed
+                    and os.path.join(directory, name) + "/" not in changed_files] if os.path.isdir(directory) else None
+            if left == []:
                 changed_files.append(directory + "/")
                 if not module.check_mode:
                     os.rmdir(directory)

@@ -350,6 +350,8 @@ def host_observations(module):
         return {}
 
     def run(argv):
+        if not module.get_bin_path(argv[0]):
+            return 127, ""
         rc, out, dummy_err = module.run_command(argv, check_rc=False, environ_update={"LC_ALL": "C"})
         return rc, out
 
