@@ -508,17 +508,18 @@ def merge_device_plugin_config(existing, resources, where="the ConfigMap"):
         raise SriovError("%s does not hold a device plugin configuration ({\"resourceList\": [...]})" % where)
     entries = config.setdefault("resourceList", [])
     for res in resources:
-        ident = "%s/%s" % (res["resourcePrefix"], res["resourceName"])
+        ident = "%s/%s" % (res.get("resourcePrefix"), res.get("resourceName"))
         found = [pos for pos, entry in enumerate(entries) if isinstance(entry, dict)
-                 and entry.get("resourceName") == res["resourceName"]
-                 and entry.get("resourcePrefix") == res["resourcePrefix"]]
+                 and entry.get("resourceName") == res.get("resourceName")
+                 and entry.get("resourcePrefix") == res.get("resourcePrefix")]
         if not found:
             entries.append(json.loads(json.dumps(res)))
             continue
         entry = entries[found[0]]
         at = "resource %s in %s" % (ident, where)
-        if entry.get("deviceType", DEVICE_TYPE) != res["deviceType"]:
-            raise SriovError("%s has deviceType %r, this node needs %r" % (at, entry.get("deviceType"), res["deviceType"]))
+        if entry.get("deviceType", DEVICE_TYPE) != res.get("deviceType", DEVICE_TYPE):
+            raise SriovError("%s has deviceType %r, this node needs %r" % (at, entry.get("deviceType"),
+                                                                           res.get("deviceType")))
         for key in ("excludeTopology",):
             if key in entry and key in res and entry[key] != res[key]:
                 raise SriovError("%s: %s is %s there but %s for this node"
