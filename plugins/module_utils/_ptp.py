@@ -618,7 +618,7 @@ def read_ptp_processes(proc_root="/proc"):
         raw = _read_text(os.path.join(proc_root, str(pid), "cmdline"))
         if not raw:
             continue  # kernel thread, zombie, or gone
-        argv = [arg for arg in raw.split("\0")]
+        argv = raw.split("\0")
         while argv and argv[-1] == "":
             argv.pop()
         if not argv or os.path.basename(argv[0]) not in PTP_PROGRAMS:

@@ -104,8 +104,8 @@ def test_reader_on_the_captured_tree(tmp_path):
     # Both in namespaces of their own, so no host port; masterOnly and free_running never adjust a clock.
     assert ptp_conflicts(found, ["agv0"], {}, config_reader(root), realtime_owner="agv0") == []
     (tmp_path / "fsroot-1837" / "tmp" / "agree-cap" / "node.conf").write_text(node_conf.replace("free_running", "#"))
-    assert [(c["pid"], c["port"]) for c in ptp_conflicts(found, ["agv0"], {}, config_reader(root),
-                                                          realtime_owner="agv0")] == [(1837, "CLOCK_REALTIME")]
+    found_now = ptp_conflicts(found, ["agv0"], {}, config_reader(root), realtime_owner="agv0")
+    assert [(c["pid"], c["port"]) for c in found_now] == [(1837, "CLOCK_REALTIME")]
 
 
 def test_the_host_namespace_falls_back_to_self_when_pid1_is_unreadable(tmp_path):
@@ -233,8 +233,8 @@ def test_ptp4l_on_another_port_that_shares_the_phc(tmp_path):
     (["phc2sys", "-i", "enp65s0"], "enp65s0", "phc2sys -s enp65s0"),
     (["phc2sys", "-a", "-z", "/var/run/ptp4l-enp65s0"], "enp65s0",
      "phc2sys -a follows the role's ptp4l on enp65s0 (socket /var/run/ptp4l-enp65s0)"),
-    (["phc2sys", "-a", "-r"], "CLOCK_REALTIME", "phc2sys writes CLOCK_REALTIME, which the role's instance on "
-                                                 "enp65s0 owns"),
+    (["phc2sys", "-a", "-r"], "CLOCK_REALTIME",
+     "phc2sys writes CLOCK_REALTIME, which the role's instance on enp65s0 owns"),
     (["phc2sys", "-s", "/dev/ptp7"], "CLOCK_REALTIME", "phc2sys writes CLOCK_REALTIME"),  # -c defaults to it
 ])
 def test_phc2sys_on_the_port_its_phc_or_the_clock(tmp_path, argv, port, reason):

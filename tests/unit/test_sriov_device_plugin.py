@@ -274,8 +274,8 @@ def _plan(tmp_path, monkeypatch, config):
 
 def test_plan_renders_the_override(tmp_path, monkeypatch):
     override = [{"resourceName": "quantbot_hft_vf", "selectors": [{"pfNames": ["nosuch0"]}]}]
-    dummy, code, result = _plan(tmp_path, monkeypatch, {"pfs": [{"name": "enp65s0", "num_vfs": 2}],
-                                                       "device_plugin_resources": override})
+    request = {"pfs": [{"name": "enp65s0", "num_vfs": 2}], "device_plugin_resources": override}
+    dummy, code, result = _plan(tmp_path, monkeypatch, request)
     assert code == 0
     assert result["device_plugin_config"]["resourceList"][0]["selectors"] == [{"pfNames": ["nosuch0"]}]
 
