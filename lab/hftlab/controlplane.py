@@ -557,25 +557,25 @@ class Controllers(threading.Thread):
 # --------------------------------------------------------------------------
 # seeding
 # --------------------------------------------------------------------------
+def hft_daemonset(namespace: str, name: str, labels: dict, containers: list, volumes=None, annotations=None,
+                  selector=None) -> dict:
+    """A hostNetwork DaemonSet for the HFT nodes: nodeSelector quantbot.io/hft=true and :func:`hft_tolerations`."""
+    pod_spec = {"nodeSelector": {HFT_LABEL: "true"}, "tolerations": hft_tolerations(), "hostNetwork": True,
+                "containers": containers}
+    if volumes:
+        pod_spec["volumes"] = volumes
+    meta = {"name": name, "namespace": namespace, "uid": str(uuid.uuid4()), "labels": dict(labels)}
+    if annotations:
+        meta["annotations"] = annotations
+    return {"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": meta,
+            "spec": {"selector": {"matchLabels": selector or dict(labels)},
+                     "template": {"metadata": {"labels": dict(labels)}, "spec": pod_spec}}}
+
+
 def ptp_daemonset() -> dict:
-    labels = {"app": PTP_DAEMONSET}
-    return {
-        "apiVersion": "apps/v1", "kind": "DaemonSet",
-        "metadata": {"name": PTP_DAEMONSET, "namespace": PTP_NAMESPACE, "uid": str(uuid.uuid4()), "labels": labels},
-        "spec": {
-            "selector": {"matchLabels": labels},
-            "template": {
-                "metadata": {"labels": labels},
-                "spec": {
-                    "nodeSelector": {HFT_LABEL: "true"},
-                    "tolerations": hft_tolerations(),
-                    "hostNetwork": True,
-                    "containers": [{"name": "ptp4l", "image": "registry.invalid/quantbot/linuxptp:4.0"},
-                                   {"name": "phc2sys", "image": "registry.invalid/quantbot/linuxptp:4.0"}],
-                },
-            },
-        },
-    }
+    return hft_daemonset(PTP_NAMESPACE, PTP_DAEMONSET, {"app": PTP_DAEMONSET},
+                         [{"name": "ptp4l", "image": "registry.invalid/quantbot/linuxptp:4.0"},
+                          {"name": "phc2sys", "image": "registry.invalid/quantbot/linuxptp:4.0"}])
 
 
 def hft_tolerations() -> list[dict]:
@@ -594,34 +594,17 @@ def sriov_dp_daemonset(source: str = "configmap") -> dict:
     """
     if source not in SRIOV_DP_SOURCES:
         raise LabError("unknown SR-IOV device plugin config source %r (use %s)" % (source, " or ".join(SRIOV_DP_SOURCES)))
-    labels = {"app": "sriovdp", "name": SRIOV_DP_DAEMONSET, "tier": "node"}
     volume = ({"name": "config-volume", "configMap": {"name": SRIOV_DP_CONFIGMAP,
                                                       "items": [{"key": "config.json", "path": "config.json"}]}}
               if source == "configmap" else
               {"name": "config-volume", "hostPath": {"path": "/etc/pcidp", "type": "DirectoryOrCreate"}})
-    return {
-        "apiVersion": "apps/v1", "kind": "DaemonSet",
-        "metadata": {"name": SRIOV_DP_DAEMONSET, "namespace": SRIOV_DP_NAMESPACE, "uid": str(uuid.uuid4()),
-                     "labels": dict(labels), "annotations": {"hftlab.quantbot.io/config-source": source}},
-        "spec": {
-            "selector": {"matchLabels": {"name": SRIOV_DP_DAEMONSET}},
-            "template": {
-                "metadata": {"labels": labels},
-                "spec": {
-                    "nodeSelector": {HFT_LABEL: "true"},
-                    "tolerations": hft_tolerations(),
-                    "hostNetwork": True,
-                    "containers": [{
-                        "name": "kube-sriovdp",
-                        "image": "ghcr.io/k8snetworkplumbingwg/sriov-network-device-plugin:v3.11.0",
-                        "args": ["--log-dir=sriovdp", "--log-level=10"],
-                        "volumeMounts": [{"name": "config-volume", "mountPath": "/etc/pcidp"}],
-                    }],
-                    "volumes": [volume],
-                },
-            },
-        },
-    }
+    container = {"name": "kube-sriovdp", "image": "ghcr.io/k8snetworkplumbingwg/sriov-network-device-plugin:v3.11.0",
+                 "args": ["--log-dir=sriovdp", "--log-level=10"],
+                 "volumeMounts": [{"name": "config-volume", "mountPath": "/etc/pcidp"}]}
+    return hft_daemonset(SRIOV_DP_NAMESPACE, SRIOV_DP_DAEMONSET, {"app": "sriovdp", "name": SRIOV_DP_DAEMONSET,
+                                                                  "tier": "node"},
+                         [container], volumes=[volume], annotations={"hftlab.quantbot.io/config-source": source},
+                         selector={"name": SRIOV_DP_DAEMONSET})
 
 
 def make_lab_ca(run_dir: str) -> str:

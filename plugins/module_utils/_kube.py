@@ -422,6 +422,24 @@ def _labels_match(labels, selector):
     return True
 
 
+def run_module(module, run, errors=()):
+    """What a Kubernetes module's main() repeats, once: the client check, the factory, one try/except.
+
+    ``run(module, api)`` does the work with a :class:`KubeApi`; KubeError and
+    the domain ``errors`` become ``fail_json(msg=...)``. Returns what ``run``
+    returns.
+    """
+    if not HAS_KUBERNETES:
+        from ansible.module_utils.basic import missing_required_lib  # only the module side needs it
+        module.fail_json(msg=missing_required_lib("kubernetes"), exception=KUBERNETES_IMPORT_ERROR)
+    try:
+        api = KubeApi(get_api_client(auth_params(module.params)), timeout=module.params["api_timeout"])
+        return run(module, api)
+    except (KubeError,) + tuple(errors) as exc:
+        module.fail_json(msg=str(exc))
+    return None  # not reached: fail_json exits
+
+
 def ca_file_bytes(api_client):
     """The PEM of the CA the client trusts (from ssl_ca_cert), or None."""
     path = getattr(api_client.configuration, "ssl_ca_cert", None)

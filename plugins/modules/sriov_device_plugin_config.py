@@ -159,7 +159,7 @@ diff:
   sample: {"before": null, "after": {"resourceList": []}}
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.quantbot.hft.plugins.module_utils._deviceplugin import (
     DEFAULT_CONFIGMAP,
@@ -169,13 +169,9 @@ from ansible_collections.quantbot.hft.plugins.module_utils._deviceplugin import 
     configmap_change,
 )
 from ansible_collections.quantbot.hft.plugins.module_utils._kube import (
-    HAS_KUBERNETES,
     KUBE_AUTH_ARG_SPEC,
-    KUBERNETES_IMPORT_ERROR,
-    KubeApi,
     KubeError,
-    auth_params,
-    get_api_client,
+    run_module,
 )
 from ansible_collections.quantbot.hft.plugins.module_utils._sriov import (
     DEFAULT_RESOURCE_PREFIX,
@@ -227,13 +223,7 @@ def run(module, api):
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
                            required_if=[("state", "present", ("resources",))])
-    if not HAS_KUBERNETES:
-        module.fail_json(msg=missing_required_lib("kubernetes"), exception=KUBERNETES_IMPORT_ERROR)
-    try:
-        api = KubeApi(get_api_client(auth_params(module.params)), timeout=module.params["api_timeout"])
-        change = run(module, api)
-    except (KubeError, SriovError, DevicePluginError) as exc:
-        module.fail_json(msg=str(exc))
+    change = run_module(module, run, (SriovError, DevicePluginError))
     result = dict(
         changed=change["changed"],
         config=change["after"],

@@ -103,7 +103,7 @@ pod:
   sample: {"namespace": "kube-system", "name": "sriov-device-plugin-q9w4d", "uid": "0b1e...", "phase": "Running"}
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.quantbot.hft.plugins.module_utils._deviceplugin import (
     DEFAULT_NAMESPACE,
@@ -114,13 +114,8 @@ from ansible_collections.quantbot.hft.plugins.module_utils._deviceplugin import 
     wait_for_replacement,
 )
 from ansible_collections.quantbot.hft.plugins.module_utils._kube import (
-    HAS_KUBERNETES,
     KUBE_AUTH_ARG_SPEC,
-    KUBERNETES_IMPORT_ERROR,
-    KubeApi,
-    KubeError,
-    auth_params,
-    get_api_client,
+    run_module,
 )
 
 
@@ -160,14 +155,7 @@ def run(module, api):
 
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    if not HAS_KUBERNETES:
-        module.fail_json(msg=missing_required_lib("kubernetes"), exception=KUBERNETES_IMPORT_ERROR)
-    try:
-        api = KubeApi(get_api_client(auth_params(module.params)), timeout=module.params["api_timeout"])
-        result = run(module, api)
-    except (KubeError, DevicePluginError) as exc:
-        module.fail_json(msg=str(exc))
-    module.exit_json(**result)
+    module.exit_json(**run_module(module, run, (DevicePluginError,)))
 
 
 if __name__ == "__main__":

@@ -23,10 +23,14 @@ import time
 
 import pytest
 
-from conftest import REPO_ROOT, controlplane as cp
-
 pytestmark = pytest.mark.kmock_only
 
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+try:
+    from hftlab import controlplane as cp
+except ImportError:  # a checkout without the lab installed
+    sys.path.insert(0, os.path.join(REPO_ROOT, "lab"))
+    from hftlab import controlplane as cp
 sys.path.insert(0, os.path.join(REPO_ROOT, "lab", "tests"))
 from vf_sysfs import make_sysfs  # noqa: E402  pylint: disable=wrong-import-position
 
