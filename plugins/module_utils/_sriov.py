@@ -410,8 +410,9 @@ def device_plugin_config(pfs, host, resource_name=DEFAULT_RESOURCE_NAME, resourc
                          resources=None):
     """The SR-IOV network device plugin's configuration (``config.json``) for this node.
 
-    With ``resources`` (the role's ``sriov_device_plugin_resources``) that
-    list, checked by :func:`validate_resources`, is the ``resourceList``.
+    With ``resources`` (the role's ``sriov_device_plugin_resources``; None
+    or ``[]`` means none) that list, checked by :func:`validate_resources`,
+    is the ``resourceList``.
     Otherwise one netDevice resource selects exactly the VFs the role creates:
     ``pfNames`` ``<PF>#0-<num_vfs-1>`` for every PF with VFs, ``vendors`` and
     ``devices`` (the VF device id, read from the PF's ``sriov_vf_device`` so
@@ -420,7 +421,7 @@ def device_plugin_config(pfs, host, resource_name=DEFAULT_RESOURCE_NAME, resourc
     whose VFs use different drivers cannot share one resource: pods would get
     a kernel netdev or a vfio device at random.
     """
-    if resources is not None:
+    if resources is not None and resources != []:  # [] (the role's default) keeps the rendering
         return {"resourceList": validate_resources(resources, resource_prefix)}
     selected = [pf for pf in pfs if pf["num_vfs"] > 0]
     drivers = sorted(set(pf["driver"] for pf in selected))

@@ -62,7 +62,8 @@ options:
         C(sriov_device_plugin_config.resourceList)). Each item has C(resourceName), C(resourcePrefix), C(deviceType)
         (only V(netDevice)), C(selectors) (a selector object or a list of them) and optionally C(excludeTopology).
       - Validated before anything is read or written; a missing C(resourcePrefix) becomes O(resource_prefix).
-      - Required with O(state=present).
+      - Required with O(state=present). An empty list records that the node contributes nothing (the rendering
+        of a node without VFs).
     type: list
     elements: dict
   state:
@@ -199,8 +200,9 @@ def argument_spec():
 def run(module, api):
     params = module.params
     resources = None
-    if params["state"] == "present":
-        resources = validate_resources(params["resources"], params["resource_prefix"], where="resources")
+    if params["state"] == "present":  # [] (a node without VFs) records that the node contributes nothing
+        resources = validate_resources(params["resources"], params["resource_prefix"],
+                                       where="resources") if params["resources"] else []
     namespace, name, key = params["namespace"], params["name"], params["key"]
     for dummy in range(CONFLICT_RETRIES):
         configmap = api.get_configmap(namespace, name)

@@ -128,6 +128,11 @@ def test_override_replaces_the_rendering_after_validation():
     assert override == [{"resourceName": "quantbot_hft_vf", "selectors": [{"pfNames": ["ens9f0#0-1"]}]}]
 
 
+def test_an_empty_override_keeps_the_rendering():
+    pfs = normalize_pfs([{"name": "enp65s0", "num_vfs": 2}])
+    assert device_plugin_config(pfs, HOST, resources=[]) == device_plugin_config(pfs, HOST)
+
+
 def test_override_keeps_the_object_form_for_older_plugins():
     res = validate_resources([{"resourceName": "old", "resourcePrefix": "example.com",
                                "selectors": {"vendors": ["8086"], "isRdma": False}}])

@@ -145,6 +145,14 @@ def test_state_present_needs_resources(kube):
     assert result["failed"] is True and "resources" in result["msg"]
 
 
+def test_a_node_without_vfs_contributes_nothing(kube):
+    api = cp.Api(kube.server.url)
+    kube.run("sriov_device_plugin_config", {"node_name": NODE, "resources": ROLE})
+    result = kube.run("sriov_device_plugin_config", {"node_name": NODE, "resources": []})
+    assert result["_rc"] == 0 and result["changed"] is True and result["nodes"] == [NODE]
+    assert json.loads(_configmap(api)["data"]["config.json"]) == {"resourceList": []}
+
+
 # --- the DaemonSet controller and taints --------------------------------------------------------
 def test_daemonset_pods_land_on_a_gated_hft_node_only_with_the_tolerations(kube, cluster):
     api = cluster
