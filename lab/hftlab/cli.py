@@ -7,7 +7,7 @@ hftlab ssh [-- CMD...]                               shell or command in the VM 
 hftlab inventory [--json | -o FILE]                  concrete inventory of the running VM
 hftlab image [--rebuild]                             build/show the golden image only
 hftlab controlplane up|down|status [--json]          the EMULATED Kubernetes control plane (kmock) for the VM;
-                                                     `up` also installs the kubeadm/kubelet stand-ins in the VM
+       [--sriov-dp-config configmap|hostfile]        `up` also installs the kubeadm/kubelet stand-ins in the VM
 """
 
 from __future__ import annotations
@@ -69,6 +69,11 @@ def main(argv: list[str] | None = None) -> int:
     p_cp.add_argument("--port", type=int, default=0, help="API port on 127.0.0.1 (default: any free port)")
     p_cp.add_argument("--no-node", action="store_true", help="up: do not install the kubeadm/kubelet stand-ins in the VM")
     p_cp.add_argument("--json", action="store_true", help="status as JSON")
+    p_cp.add_argument("--sriov-dp-config", choices=controlplane.SRIOV_DP_SOURCES,
+                      default=os.environ.get("HFTLAB_SRIOV_DP_CONFIG", "configmap"),
+                      help="up: where the emulated SR-IOV device plugin's DaemonSet takes /etc/pcidp from: the "
+                           "ConfigMap kube-system/sriovdp-config or a hostPath on the node (default %(default)s, "
+                           "env HFTLAB_SRIOV_DP_CONFIG); match the sriov role's deployment mode")
     args = parser.parse_args(argv)
 
     paths = default_paths()
@@ -142,6 +147,7 @@ def _controlplane(args, paths, lab: vm.Lab) -> int:
                 if k in info:
                     print(f"  {k:14} {info[k]}")
         return 0 if info["running"] else 3
+    os.environ["HFTLAB_SRIOV_DP_CONFIG"] = args.sriov_dp_config  # read by the `serve` process that `up` starts
     cp.up(port=args.port)
     if not args.no_node:
         st = lab.state()
@@ -149,7 +155,7 @@ def _controlplane(args, paths, lab: vm.Lab) -> int:
             raise LabError("the control plane runs, but the lab VM is not up: run `hftlab up`, then "
                            "`hftlab controlplane up` again to install the kubeadm/kubelet stand-ins")
         bundle = controlplane.node_bundle(paths.run_file("kube-node.tgz"))
-        controlplane.install_node(vm.ssh_run, lab.key, st["ssh_port"], bundle, qemu.HFT_IF, log=vm._log)
+        controlplane.install_node(vm.ssh_run, lab.key, st["ssh_port"], bundle, log=vm._log)
     return 0
 
 

@@ -51,6 +51,11 @@ from .state import LabError, load_state, proc_cmdline, read_pid, save_json, tail
 PTP_NAMESPACE = "alphaswarm-bots"
 PTP_DAEMONSET = "quantbot-ptp"
 HFT_LABEL = "quantbot.io/hft"
+GATE_TAINT = "quantbot.io/hft-unverified"  # the onboarding gate (issue 14): set until validation passes
+SRIOV_DP_NAMESPACE = "kube-system"
+SRIOV_DP_DAEMONSET = "sriov-device-plugin"
+SRIOV_DP_CONFIGMAP = "sriovdp-config"
+SRIOV_DP_SOURCES = ("configmap", "hostfile")  # where the emulated plugin's /etc/pcidp comes from
 LAB_NAMESPACE = "hftlab-system"
 CONFIGZ_PREFIX = "kubelet-configz-"
 KUBELET_STALE_S = 40
@@ -391,6 +396,7 @@ def daemonset_pod(ds: dict, node_name: str) -> dict:
     template = (ds.get("spec") or {}).get("template") or {}
     spec = json.loads(json.dumps(template.get("spec") or {}))
     spec["nodeName"] = node_name
+    spec["tolerations"] = daemonset_tolerations(spec)
     return {
         "apiVersion": "v1", "kind": "Pod",
         "metadata": {
@@ -406,24 +412,81 @@ def daemonset_pod(ds: dict, node_name: str) -> dict:
     }
 
 
-def reconcile_daemonsets(api: Api, namespaces=(PTP_NAMESPACE,)) -> list[str]:
+# Tolerations the real DaemonSet controller adds to every DaemonSet pod (pkg/controller/daemon/util).
+DAEMONSET_TOLERATIONS = [
+    {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute"},
+    {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute"},
+    {"key": "node.kubernetes.io/disk-pressure", "operator": "Exists", "effect": "NoSchedule"},
+    {"key": "node.kubernetes.io/memory-pressure", "operator": "Exists", "effect": "NoSchedule"},
+    {"key": "node.kubernetes.io/pid-pressure", "operator": "Exists", "effect": "NoSchedule"},
+    {"key": "node.kubernetes.io/unschedulable", "operator": "Exists", "effect": "NoSchedule"},
+]
+HOST_NETWORK_TOLERATION = {"key": "node.kubernetes.io/network-unavailable", "operator": "Exists",
+                           "effect": "NoSchedule"}
+
+
+def tolerates(toleration: dict, taint: dict) -> bool:
+    """Kubernetes' Toleration.ToleratesTaint: effect (empty = all), key (empty + Exists = all), Exists or Equal value."""
+    if toleration.get("effect") and toleration["effect"] != taint.get("effect"):
+        return False
+    operator = toleration.get("operator") or "Equal"
+    if not toleration.get("key"):
+        return operator == "Exists"
+    if toleration["key"] != taint.get("key"):
+        return False
+    if operator == "Exists":
+        return True
+    return operator == "Equal" and (toleration.get("value") or "") == (taint.get("value") or "")
+
+
+def untolerated_taints(node: dict, pod_spec: dict, effects=("NoSchedule", "NoExecute")) -> list[dict]:
+    """The node's taints with one of ``effects`` that no toleration of the pod spec tolerates."""
+    tolerations = pod_spec.get("tolerations") or []
+    return [t for t in (node.get("spec") or {}).get("taints") or []
+            if t.get("effect") in effects and not any(tolerates(tol, t) for tol in tolerations)]
+
+
+def daemon_placement(node: dict, pod_spec: dict) -> tuple[bool, bool]:
+    """(should_run, should_continue_running) of a DaemonSet pod on a node, as the real controller decides.
+
+    A new pod needs the nodeSelector and every NoSchedule/NoExecute taint
+    tolerated (the controller's default tolerations included); a running pod
+    stays unless the nodeSelector stops matching or an untolerated NoExecute
+    taint appears (tolerationSeconds is not emulated). PreferNoSchedule never
+    blocks.
+    """
+    labels = (node.get("metadata") or {}).get("labels") or {}
+    if not all(labels.get(k) == v for k, v in (pod_spec.get("nodeSelector") or {}).items()):
+        return False, False
+    spec = dict(pod_spec, tolerations=daemonset_tolerations(pod_spec))
+    return not untolerated_taints(node, spec), not untolerated_taints(node, spec, effects=("NoExecute",))
+
+
+def daemonset_tolerations(pod_spec: dict) -> list[dict]:
+    """The template's tolerations plus the ones the DaemonSet controller adds."""
+    extra = DAEMONSET_TOLERATIONS + ([HOST_NETWORK_TOLERATION] if pod_spec.get("hostNetwork") else [])
+    have = list(pod_spec.get("tolerations") or [])
+    return have + [t for t in extra if t not in have]
+
+
+def reconcile_daemonsets(api: Api, namespaces=(PTP_NAMESPACE, SRIOV_DP_NAMESPACE)) -> list[str]:
     """One pass of the emulated DaemonSet controller; returns what it did (for logs and tests)."""
     actions = []
     nodes = api.items("/api/v1/nodes")
     for ns in namespaces:
         pods = api.items("/api/v1/namespaces/%s/pods" % ns)
         for ds in api.items("/apis/apps/v1/namespaces/%s/daemonsets" % ns):
-            selector = ((ds.get("spec") or {}).get("template") or {}).get("spec", {}).get("nodeSelector") or {}
-            wanted = {}
-            for node in nodes:
-                labels = (node.get("metadata") or {}).get("labels") or {}
-                if all(labels.get(k) == v for k, v in selector.items()):
-                    cond = _ready_condition(node) or {}
-                    wanted[node["metadata"]["name"]] = cond.get("status") == "True"
+            template = ((ds.get("spec") or {}).get("template") or {}).get("spec") or {}
             have = {}
             for pod in pods:
                 if _owned_by(pod, ds):
                     have[(pod.get("spec") or {}).get("nodeName")] = pod
+            wanted = {}
+            for node in nodes:
+                should_run, should_continue = daemon_placement(node, template)
+                if should_run or (should_continue and node["metadata"]["name"] in have):
+                    cond = _ready_condition(node) or {}
+                    wanted[node["metadata"]["name"]] = cond.get("status") == "True"
             for node_name, ready in sorted(wanted.items()):
                 phase = "Running" if ready else "Pending"
                 pod = have.get(node_name)
@@ -494,25 +557,54 @@ class Controllers(threading.Thread):
 # --------------------------------------------------------------------------
 # seeding
 # --------------------------------------------------------------------------
+def hft_daemonset(namespace: str, name: str, labels: dict, containers: list, volumes=None, annotations=None,
+                  selector=None) -> dict:
+    """A hostNetwork DaemonSet for the HFT nodes: nodeSelector quantbot.io/hft=true and :func:`hft_tolerations`."""
+    pod_spec = {"nodeSelector": {HFT_LABEL: "true"}, "tolerations": hft_tolerations(), "hostNetwork": True,
+                "containers": containers}
+    if volumes:
+        pod_spec["volumes"] = volumes
+    meta = {"name": name, "namespace": namespace, "uid": str(uuid.uuid4()), "labels": dict(labels)}
+    if annotations:
+        meta["annotations"] = annotations
+    return {"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": meta,
+            "spec": {"selector": {"matchLabels": selector or dict(labels)},
+                     "template": {"metadata": {"labels": dict(labels)}, "spec": pod_spec}}}
+
+
 def ptp_daemonset() -> dict:
-    labels = {"app": PTP_DAEMONSET}
-    return {
-        "apiVersion": "apps/v1", "kind": "DaemonSet",
-        "metadata": {"name": PTP_DAEMONSET, "namespace": PTP_NAMESPACE, "uid": str(uuid.uuid4()), "labels": labels},
-        "spec": {
-            "selector": {"matchLabels": labels},
-            "template": {
-                "metadata": {"labels": labels},
-                "spec": {
-                    "nodeSelector": {HFT_LABEL: "true"},
-                    "tolerations": [{"key": HFT_LABEL, "operator": "Equal", "value": "true", "effect": "NoSchedule"}],
-                    "hostNetwork": True,
-                    "containers": [{"name": "ptp4l", "image": "registry.invalid/quantbot/linuxptp:4.0"},
-                                   {"name": "phc2sys", "image": "registry.invalid/quantbot/linuxptp:4.0"}],
-                },
-            },
-        },
-    }
+    return hft_daemonset(PTP_NAMESPACE, PTP_DAEMONSET, {"app": PTP_DAEMONSET},
+                         [{"name": "ptp4l", "image": "registry.invalid/quantbot/linuxptp:4.0"},
+                          {"name": "phc2sys", "image": "registry.invalid/quantbot/linuxptp:4.0"}])
+
+
+def hft_tolerations() -> list[dict]:
+    """What a DaemonSet for HFT nodes must tolerate: the runbook's taint, and the gate taint until validation passes."""
+    return [{"key": HFT_LABEL, "operator": "Equal", "value": "true", "effect": "NoSchedule"},
+            {"key": GATE_TAINT, "operator": "Exists", "effect": "NoSchedule"}]
+
+
+def sriov_dp_daemonset(source: str = "configmap") -> dict:
+    """The SR-IOV network device plugin's DaemonSet as upstream deploys it, for the HFT nodes.
+
+    ``source`` is where its /etc/pcidp comes from: ``configmap`` (upstream's
+    ConfigMap sriovdp-config, key config.json) or ``hostfile`` (a hostPath
+    /etc/pcidp on the node). Nothing runs it: the kubelet stand-in reads the
+    pod's volumes and emulates the plugin when the pod's uid changes.
+    """
+    if source not in SRIOV_DP_SOURCES:
+        raise LabError("unknown SR-IOV device plugin config source %r (use %s)" % (source, " or ".join(SRIOV_DP_SOURCES)))
+    volume = ({"name": "config-volume", "configMap": {"name": SRIOV_DP_CONFIGMAP,
+                                                      "items": [{"key": "config.json", "path": "config.json"}]}}
+              if source == "configmap" else
+              {"name": "config-volume", "hostPath": {"path": "/etc/pcidp", "type": "DirectoryOrCreate"}})
+    container = {"name": "kube-sriovdp", "image": "ghcr.io/k8snetworkplumbingwg/sriov-network-device-plugin:v3.11.0",
+                 "args": ["--log-dir=sriovdp", "--log-level=10"],
+                 "volumeMounts": [{"name": "config-volume", "mountPath": "/etc/pcidp"}]}
+    return hft_daemonset(SRIOV_DP_NAMESPACE, SRIOV_DP_DAEMONSET, {"app": "sriovdp", "name": SRIOV_DP_DAEMONSET,
+                                                                  "tier": "node"},
+                         [container], volumes=[volume], annotations={"hftlab.quantbot.io/config-source": source},
+                         selector={"name": SRIOV_DP_DAEMONSET})
 
 
 def make_lab_ca(run_dir: str) -> str:
@@ -542,12 +634,14 @@ def spki_sha256(pem: str) -> str:
     return module.spki_sha256(pem)
 
 
-def seed(api: Api, port: int, ca_pem: str, token: str, server: KmockServer | None = None) -> None:
+def seed(api: Api, port: int, ca_pem: str, token: str, server: KmockServer | None = None,
+         sriov_dp_source: str = "configmap") -> None:
     if server is not None:
         for ns in (PTP_NAMESPACE, LAB_NAMESPACE, "kube-system", "kube-public"):
             server.inject("v1/namespaces", None, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns},
                                                   "status": {"phase": "Active"}})
     api.create("/apis/apps/v1/namespaces/%s/daemonsets" % PTP_NAMESPACE, ptp_daemonset())
+    api.create("/apis/apps/v1/namespaces/%s/daemonsets" % SRIOV_DP_NAMESPACE, sriov_dp_daemonset(sriov_dp_source))
     cluster_kubeconfig = (
         "apiVersion: v1\nkind: Config\nclusters:\n- name: \"\"\n  cluster:\n"
         "    certificate-authority-data: %s\n    server: http://%s:%d\ncontexts: []\nusers: []\n"
@@ -587,7 +681,8 @@ def serve(run_dir: str, port: int) -> int:
     api = Api(server.url)
     ca_pem = make_lab_ca(run_dir)
     token = new_token()
-    seed(api, server.port, ca_pem, token, server)
+    seed(api, server.port, ca_pem, token, server,
+         sriov_dp_source=os.environ.get("HFTLAB_SRIOV_DP_CONFIG", "configmap"))  # `controlplane up --sriov-dp-config`
     admin_token = secrets.token_hex(16)
     write_kubeconfig(os.path.join(run_dir, "kubeconfig"), server.url, admin_token, context="hftlab")
     save_json(os.path.join(run_dir, "join.json"), {
@@ -738,7 +833,7 @@ def node_bundle(path: str) -> str:
     return path
 
 
-def install_node(ssh_run, key: str, port: int, bundle: str, sriov_pfs: str, log=print) -> None:
+def install_node(ssh_run, key: str, port: int, bundle: str, log=print) -> None:
     """Ship the stand-ins (kubeadm, kubelet.service) and the kubernetes client into the VM; kubelet stays inactive."""
     started = time.monotonic()
     scp = ["scp", "-q", "-i", key, "-P", str(port), "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
@@ -748,7 +843,7 @@ def install_node(ssh_run, key: str, port: int, bundle: str, sriov_pfs: str, log=
     if proc.returncode != 0:
         raise LabError("scp of the node bundle failed: %s" % proc.stderr.strip())
     res = ssh_run(key, port, "sudo sh -c 'mkdir -p /opt/hftlab/kube && tar -xzf /tmp/hftlab-kube.tgz -C /opt/hftlab/kube "
-                  "&& rm -f /tmp/hftlab-kube.tgz && sh /opt/hftlab/kube/install.sh %s'" % sriov_pfs, timeout=600)
+                  "&& rm -f /tmp/hftlab-kube.tgz && sh /opt/hftlab/kube/install.sh'", timeout=600)
     if res.returncode != 0:
         raise LabError("installing the kubeadm/kubelet stand-ins failed:\n%s%s" % (res.stdout, res.stderr))
     log("kubeadm/kubelet stand-ins and the kubernetes Python client installed in the VM (%.0fs)"

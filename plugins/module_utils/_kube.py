@@ -368,6 +368,77 @@ class KubeApi(object):
         return self.request("CREATE secret in %s" % namespace, "POST",
                             "/api/v1/namespaces/%s/secrets" % quote(namespace, safe=""), body=body)
 
+    # ConfigMaps and pods by selector (the SR-IOV device plugin modules) ---------------
+    def create_configmap(self, namespace, body):
+        return self.request("CREATE configmap in %s" % namespace, "POST",
+                            "/api/v1/namespaces/%s/configmaps" % quote(namespace, safe=""), body=body)
+
+    def patch_configmap(self, namespace, name, body, content_type=MERGE_PATCH):
+        return self.request("PATCH configmap %s/%s" % (namespace, name), "PATCH",
+                            "/api/v1/namespaces/%s/configmaps/%s" % (quote(namespace, safe=""), quote(name, safe="")),
+                            body=body, content_type=content_type)
+
+    def list_pods(self, namespace, label_selector=None, node_name=None):
+        """Pods in namespace matching a label selector (and bound to node_name): ONE list request.
+
+        Only equality terms (``k=v``, ``k==v``) and bare keys are re-checked on
+        the answer, so a server that ignores selectors (a test double) cannot
+        widen it; other terms are left to the server.
+        """
+        query = {}
+        if label_selector:
+            query["labelSelector"] = label_selector
+        if node_name:
+            query["fieldSelector"] = "spec.nodeName=%s" % node_name
+        data = self.request("LIST pods in %s" % namespace, "GET",
+                            "/api/v1/namespaces/%s/pods" % quote(namespace, safe=""), query=query)
+        return [pod for pod in data.get("items") or []
+                if (not node_name or (pod.get("spec") or {}).get("nodeName") == node_name)
+                and _labels_match((pod.get("metadata") or {}).get("labels") or {}, label_selector)]
+
+    def delete_pod(self, namespace, name, uid=None):
+        """DELETE one pod (only that incarnation when uid is given). Returns 200, or 404/409 when it is gone."""
+        body = {"apiVersion": "v1", "kind": "DeleteOptions"}
+        if uid:
+            body["preconditions"] = {"uid": uid}
+        try:
+            self.request("DELETE pod %s/%s" % (namespace, name), "DELETE", "/api/v1/namespaces/%s/pods/%s" % (
+                quote(namespace, safe=""), quote(name, safe="")), body=body)
+        except KubeError as exc:
+            if exc.status in (404, 409):  # gone already, or a new pod of that name (uid precondition)
+                return exc.status
+            raise
+        return 200
+
+
+def _labels_match(labels, selector):
+    for term in (selector or "").split(","):
+        term = term.strip()
+        if not term or "!" in term or " " in term:
+            continue  # set-based and negative terms: the server's job
+        key, sep, value = term.replace("==", "=").partition("=")
+        if (sep and labels.get(key) != value) or (not sep and key not in labels):
+            return False
+    return True
+
+
+def run_module(module, run, errors=()):
+    """What a Kubernetes module's main() repeats, once: the client check, the factory, one try/except.
+
+    ``run(module, api)`` does the work with a :class:`KubeApi`; KubeError and
+    the domain ``errors`` become ``fail_json(msg=...)``. Returns what ``run``
+    returns.
+    """
+    if not HAS_KUBERNETES:
+        from ansible.module_utils.basic import missing_required_lib  # only the module side needs it
+        module.fail_json(msg=missing_required_lib("kubernetes"), exception=KUBERNETES_IMPORT_ERROR)
+    try:
+        api = KubeApi(get_api_client(auth_params(module.params)), timeout=module.params["api_timeout"])
+        return run(module, api)
+    except (KubeError,) + tuple(errors) as exc:
+        module.fail_json(msg=str(exc))
+    return None  # not reached: fail_json exits
+
 
 def ca_file_bytes(api_client):
     """The PEM of the CA the client trusts (from ssl_ca_cert), or None."""

@@ -7,8 +7,10 @@
 One file, three uses:
 
 * pure functions (``normalize_pfs``, ``validate_against_host``, ``plan_changes``,
-  ``needs_iommu``, ``iommu_status``, ``device_plugin_config``) over plain data,
-  unit-tested with pytest on captured sysfs trees and ``ip -j link`` output;
+  ``needs_iommu``, ``iommu_status``, and for the SR-IOV network device plugin
+  ``device_plugin_config``, ``validate_resources``, ``merge_device_plugin_config``)
+  over plain data, unit-tested with pytest on captured sysfs trees and
+  ``ip -j link`` output;
 * a small sysfs reader/writer (``read_host``, ``apply``) that takes a sysfs root,
   so tests run it against a fake tree;
 * a command-line entry point: the sriov role copies this file to the host as
@@ -18,6 +20,11 @@ One file, three uses:
   what it changes and what the boot applies are the same code.
 
     python3 quantbot_sriov.py plan  --config FILE|- [--config-b64 B64] [--sysfs-root /sys]
+
+The plan's config may carry ``resource_name``, ``resource_prefix`` and
+``device_plugin_resources`` (the role's ``sriov_device_plugin_resources``);
+its answer holds ``device_plugin_config``, so a bad override is refused by the
+read-only plan, before any change.
     python3 quantbot_sriov.py apply --config FILE [--defer-vfio] [--sysfs-root /sys]
 
 Both print one JSON object; a refused request exits 1 with ``{"failed": true, "msg": ...}``.
@@ -196,7 +203,7 @@ def validate_against_host(pfs, host):
 
 
 # --------------------------------------------------------------------------
-# IOMMU and the device plugin (pure)
+# IOMMU (pure)
 # --------------------------------------------------------------------------
 def needs_iommu(pfs):
     """True when any PF binds its VFs to vfio-pci (that needs the IOMMU on)."""
@@ -218,21 +225,211 @@ def iommu_status(pfs, iommu_args, plan_args, cmdline):
             "missing_from_cmdline": missing_cmdline, "reboot_required": bool(missing_cmdline)}
 
 
-def device_plugin_config(pfs, host, resource_name=DEFAULT_RESOURCE_NAME, resource_prefix=DEFAULT_RESOURCE_PREFIX):
-    """The SR-IOV network device plugin's config (the ConfigMap's ``config.json``) for one resource.
+# --------------------------------------------------------------------------
+# the SR-IOV network device plugin's configuration (pure)
+# --------------------------------------------------------------------------
+# The format is the one of k8snetworkplumbingwg/sriov-network-device-plugin
+# (README, "Config parameters"): {"resourceList": [{resourceName,
+# resourcePrefix, deviceType, selectors}]}. The plugin reads "selectors" as a
+# single object (every release) or as a list of objects (v3.6.0, 2023-10, and
+# later; upstream's preferred syntax). What this file renders uses the LIST
+# form, so it needs plugin v3.6.0 or later. A resource given through
+# sriov_device_plugin_resources keeps the form it was written in, so a cluster
+# on an older plugin can pass the object form there.
+DEVICE_TYPE = "netDevice"
+RESOURCE_KEYS = ("resourceName", "resourcePrefix", "deviceType", "excludeTopology", "selectors")
+SELECTOR_LISTS = ("vendors", "devices", "drivers", "pciAddresses", "pfNames", "rootDevices", "linkTypes")
+SELECTOR_BOOLS = ("isRdma", "needVhostNet")
+SELECTOR_KEYS = SELECTOR_LISTS + SELECTOR_BOOLS
+OVERRIDE_VAR = "sriov_device_plugin_resources"
 
-    One entry in ``resourceList`` selects the VFs of every PF with VFs, by
-    ``pfNames``, ``vendors`` and ``devices`` (VF device id, read from the PF's
-    ``sriov_vf_device`` so it is known before the VFs exist), and ``drivers``
-    for vfio-pci VFs. PFs whose VFs use different drivers cannot share one
-    resource: pods would get a kernel netdev or a vfio device at random.
+# The plugin's own rule is [a-zA-Z0-9_-]+; Kubernetes also wants a qualified
+# name part (<= 63 characters, alphanumeric at both ends).
+_RESOURCE_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?$")
+_DNS_LABEL = r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"
+_RESOURCE_PREFIX = re.compile(r"^%s(\.%s)*$" % (_DNS_LABEL, _DNS_LABEL))
+_HEX_ID = re.compile(r"^[0-9a-f]{4}$")
+_DRIVER = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+_PCI_ADDR = re.compile(r"^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$")
+_LINK_TYPE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+_FUNC_RANGES = re.compile(r"^[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*$")
+
+
+def format_function_selector(base, indices=None):
+    """``base`` or ``base#0-3,5``: the plugin's pfNames/rootDevices item for a set of VF indices."""
+    if indices is None:
+        return base
+    indices = sorted(set(indices))
+    if not indices:
+        raise SriovError("%s: an empty VF index set selects nothing" % base)
+    parts = []
+    first = last = indices[0]
+    for index in indices[1:] + [None]:
+        if index is not None and index == last + 1:
+            last = index
+            continue
+        parts.append(str(first) if first == last else "%d-%d" % (first, last))
+        if index is not None:
+            first = last = index
+    return "%s#%s" % (base, ",".join(parts))
+
+
+def parse_function_selector(item, what="pfNames"):
+    """Split a pfNames/rootDevices item: ``"enp65s0#0-1,3"`` -> ``("enp65s0", [0, 1, 3])``, no ``#`` -> indices None.
+
+    Raises SriovError naming the item: a base that is not an interface name
+    (pfNames) or a PCI address (rootDevices), or a range ``a-b`` with a > b.
     """
+    if not isinstance(item, str):
+        raise SriovError("%s item %r must be a string" % (what, item))
+    base, sep, ranges = item.partition("#")
+    pattern, kind = (_IFNAME, "a network interface name") if what == "pfNames" else (
+        _PCI_ADDR, "a PCI address such as 0000:41:00.0 (lower-case hex)")
+    if not pattern.match(base):
+        raise SriovError("%s item %r: %r is not %s" % (what, item, base, kind))
+    if not sep:
+        return base, None
+    if not _FUNC_RANGES.match(ranges):
+        raise SriovError("%s item %r: write the VFs as <PF>#<first>-<last>[,<n>...], e.g. %s#0-3" % (what, item, base))
+    indices = set()
+    for part in ranges.split(","):
+        first, dummy, last = part.partition("-")
+        first, last = int(first), int(last or first)
+        if first > last:
+            raise SriovError("%s item %r: VF range %s runs backwards (%d > %d)" % (what, item, part, first, last))
+        indices.update(range(first, last + 1))
+    return base, sorted(indices)
+
+
+def selector_objects(resource):
+    """A resource's selectors as a list of selector objects (the object form becomes a list of one)."""
+    selectors = resource.get("selectors")
+    if selectors is None:
+        return []
+    return [selectors] if isinstance(selectors, dict) else list(selectors)
+
+
+def _check_selector(sel, where, errors):
+    if not isinstance(sel, dict):
+        errors.append("%s must be a selector object (a dict), got %r" % (where, sel))
+        return
+    unknown = sorted(set(sel) - set(SELECTOR_KEYS))
+    if unknown:
+        errors.append("%s has unknown or unsupported keys: %s (allowed: %s)"
+                      % (where, ", ".join(unknown), ", ".join(SELECTOR_KEYS)))
+    checks = {"vendors": (_HEX_ID, "4 lower-case hex digits as sysfs shows them, without 0x (e.g. 8086)"),
+              "devices": (_HEX_ID, "4 lower-case hex digits as sysfs shows them, without 0x (e.g. 10ca)"),
+              "drivers": (_DRIVER, "a kernel driver name (e.g. igbvf, iavf, vfio-pci)"),
+              "pciAddresses": (_PCI_ADDR, "a PCI address such as 0000:41:10.0 (lower-case hex)"),
+              "linkTypes": (_LINK_TYPE, "a link type such as ether or infiniband")}
+    for key in SELECTOR_LISTS:
+        if key not in sel:
+            continue
+        value = sel[key]
+        if not isinstance(value, list) or not value:
+            errors.append("%s.%s must be a non-empty list of strings, got %r" % (where, key, value))
+            continue
+        for item in value:
+            if key in ("pfNames", "rootDevices"):
+                try:
+                    parse_function_selector(item, key)
+                except SriovError as exc:
+                    errors.append("%s: %s" % (where, exc))
+            elif not isinstance(item, str) or not checks[key][0].match(item):
+                errors.append("%s.%s item %r must be %s" % (where, key, item, checks[key][1]))
+    for key in SELECTOR_BOOLS:
+        if key in sel and not isinstance(sel[key], bool):
+            errors.append("%s.%s must be true or false, got %r" % (where, key, sel[key]))
+
+
+def validate_resources(resources, default_prefix=DEFAULT_RESOURCE_PREFIX, where=OVERRIDE_VAR):
+    """Check a ``resourceList`` (the plugin's format, netDevice resources only) and return it normalized.
+
+    Each resource must have a ``resourceName`` and ``selectors`` (one object or
+    a non-empty list of objects) with the selector keys the plugin knows for
+    net devices that quantbot.hft supports (:data:`SELECTOR_KEYS`). A missing
+    ``resourcePrefix`` becomes ``default_prefix`` (the plugin's own default
+    depends on its command line), a missing ``deviceType`` becomes
+    ``netDevice``. Unknown keys, bad ids, bad VF ranges and duplicate names
+    are refused; every problem is collected into one SriovError.
+    """
+    if not isinstance(resources, list) or not resources:
+        raise SriovError("invalid %s: it must be a non-empty list of device plugin resources "
+                         "({resourceName, resourcePrefix, deviceType, selectors}), got %r" % (where, resources))
+    errors = []
+    out = []
+    seen = set()
+    for pos, res in enumerate(resources):
+        at = "%s[%d]" % (where, pos)
+        if not isinstance(res, dict):
+            errors.append("%s must be a dict with resourceName and selectors, got %r" % (at, res))
+            continue
+        unknown = sorted(set(res) - set(RESOURCE_KEYS))
+        if unknown:
+            errors.append("%s has unknown keys: %s (allowed: %s)" % (at, ", ".join(unknown), ", ".join(RESOURCE_KEYS)))
+        name = res.get("resourceName")
+        if not isinstance(name, str) or not _RESOURCE_NAME.match(name):
+            errors.append("%s.resourceName must be letters, digits, '_' or '-' (at most 63, alphanumeric at both "
+                          "ends), got %r" % (at, name))
+        else:
+            at = "%s (%s)" % (at, name)
+        prefix = res.get("resourcePrefix", default_prefix)
+        if not isinstance(prefix, str) or len(prefix) > 253 or not _RESOURCE_PREFIX.match(prefix):
+            errors.append("%s.resourcePrefix must be a DNS subdomain such as openshift.io, got %r" % (at, prefix))
+        elif prefix == "kubernetes.io" or prefix.endswith(".kubernetes.io"):
+            errors.append("%s.resourcePrefix %r: extended resources cannot use the kubernetes.io domain" % (at, prefix))
+        device_type = res.get("deviceType", DEVICE_TYPE)
+        if device_type != DEVICE_TYPE:
+            errors.append("%s.deviceType must be %s (VFs as network devices), got %r" % (at, DEVICE_TYPE, device_type))
+        if "excludeTopology" in res and not isinstance(res["excludeTopology"], bool):
+            errors.append("%s.excludeTopology must be true or false, got %r" % (at, res["excludeTopology"]))
+        selectors = res.get("selectors")
+        if isinstance(selectors, dict):
+            _check_selector(selectors, "%s.selectors" % at, errors)
+        elif isinstance(selectors, list) and selectors:
+            for spos, sel in enumerate(selectors):
+                _check_selector(sel, "%s.selectors[%d]" % (at, spos), errors)
+        else:
+            errors.append("%s.selectors must be a selector object or a non-empty list of them, got %r"
+                          % (at, selectors))
+        key = (prefix, name)
+        if key in seen:
+            errors.append("%s: resource %s/%s is listed twice" % (at, prefix, name))
+        seen.add(key)
+        norm = json.loads(json.dumps(res))
+        norm["resourcePrefix"] = prefix
+        norm["deviceType"] = device_type
+        out.append(norm)
+    if errors:
+        raise SriovError("invalid %s: %s" % (where, "; ".join(errors)))
+    return out
+
+
+def device_plugin_config(pfs, host, resource_name=DEFAULT_RESOURCE_NAME, resource_prefix=DEFAULT_RESOURCE_PREFIX,
+                         resources=None):
+    """The SR-IOV network device plugin's configuration (``config.json``) for this node.
+
+    With ``resources`` (the role's ``sriov_device_plugin_resources``; None
+    or ``[]`` means none) that list, checked by :func:`validate_resources`,
+    is the ``resourceList``.
+    Otherwise one netDevice resource selects exactly the VFs the role creates:
+    ``pfNames`` ``<PF>#0-<num_vfs-1>`` for every PF with VFs, ``vendors`` and
+    ``devices`` (the VF device id, read from the PF's ``sriov_vf_device`` so
+    it is known before the VFs exist), and ``drivers`` for vfio-pci VFs; no
+    PF with VFs gives an empty ``resourceList``. PFs
+    whose VFs use different drivers cannot share one resource: pods would get
+    a kernel netdev or a vfio device at random.
+    """
+    if resources is not None and resources != []:  # [] (the role's default) keeps the rendering
+        return {"resourceList": validate_resources(resources, resource_prefix)}
     selected = [pf for pf in pfs if pf["num_vfs"] > 0]
     drivers = sorted(set(pf["driver"] for pf in selected))
     if len(drivers) > 1:
         raise SriovError("PFs %s mix VF drivers (%s) in the one resource %s/%s; use one driver for all"
                          % (", ".join(pf["name"] for pf in selected), ", ".join(drivers), resource_prefix, resource_name))
-    selectors = {"pfNames": [pf["name"] for pf in selected]}
+    if not selected:
+        return {"resourceList": []}  # no VFs, nothing to advertise
+    selector = {"pfNames": [format_function_selector(pf["name"], range(pf["num_vfs"])) for pf in selected]}
     vendors = set()
     devices = set()
     for pf in selected:
@@ -242,13 +439,108 @@ def device_plugin_config(pfs, host, resource_name=DEFAULT_RESOURCE_NAME, resourc
         if info.get("vf_device"):
             devices.add(info["vf_device"])
     if vendors:
-        selectors["vendors"] = sorted(vendors)
+        selector["vendors"] = sorted(vendors)
     if devices:
-        selectors["devices"] = sorted(devices)
+        selector["devices"] = sorted(devices)
     if drivers == ["vfio-pci"]:
-        selectors["drivers"] = ["vfio-pci"]
-    return {"resourceList": [{"resourceName": resource_name, "resourcePrefix": resource_prefix,
-                              "selectors": selectors}]}
+        selector["drivers"] = ["vfio-pci"]
+    resource = {"resourceName": resource_name, "resourcePrefix": resource_prefix, "deviceType": DEVICE_TYPE,
+                "selectors": [selector]}
+    return {"resourceList": validate_resources([resource], resource_prefix, where="the rendered resource")}
+
+
+def _merge_function_items(have, new, key):
+    """Union of pfNames/rootDevices items by PF: VF index sets are joined, a bare PF (all VFs) wins.
+
+    One item per PF, because the plugin applies only the first item whose PF
+    matches (case-insensitively for pfNames).
+    """
+    order = []
+    merged = {}
+    for item in list(have) + list(new):
+        base, indices = parse_function_selector(item, key)
+        ident = base.lower()
+        if ident not in merged:
+            order.append(ident)
+            merged[ident] = (base, None if indices is None else set(indices))
+            continue
+        first_base, known = merged[ident]
+        merged[ident] = (first_base, None if known is None or indices is None else known | set(indices))
+    return [format_function_selector(*merged[ident]) for ident in order]
+
+
+def _merge_selector(have, new, where):
+    extra = sorted(set(have) - set(SELECTOR_KEYS))
+    if extra:
+        raise SriovError("%s has selector keys quantbot.hft cannot merge: %s (edit that entry by hand, or deploy "
+                         "the configuration as a host file)" % (where, ", ".join(extra)))
+    out = {}
+    for key in list(have) + [key for key in new if key not in have]:  # the entry's key order, then new keys
+        if key in SELECTOR_BOOLS:
+            if key in have and key in new and have[key] != new[key]:
+                raise SriovError("%s: %s is %s there but %s for this node; one entry cannot be both"
+                                 % (where, key, json.dumps(have[key]), json.dumps(new[key])))
+            out[key] = have.get(key, new.get(key))
+        elif key in have and key in new:
+            if key in ("pfNames", "rootDevices"):
+                out[key] = _merge_function_items(have[key], new[key], key)
+            else:
+                out[key] = list(have[key]) + [item for item in new[key] if item not in have[key]]
+        # A list filter on one side only: the union of "these" and "all" is "all", so the key goes.
+    return out
+
+
+def merge_device_plugin_config(existing, resources, where="the ConfigMap"):
+    """The cluster-wide configuration with this node's ``resources`` merged in (pure; ``existing`` is unchanged).
+
+    ``existing`` is the parsed ``config.json`` (or None). A resource of
+    ``resources`` whose prefix/name is not there yet is appended. Otherwise
+    the two single selector objects are merged: list filters present on both
+    sides become their union in a stable order (existing items first),
+    ``pfNames``/``rootDevices`` are joined per PF (VF ranges merged), a
+    filter present on one side only is dropped (its union with "everything"
+    is everything), and ``isRdma``/``needVhostNet`` must agree. Entries of
+    other resources are kept as they are. Raises SriovError when the entries
+    cannot be merged.
+    """
+    config = json.loads(json.dumps(existing)) if existing is not None else {"resourceList": []}
+    if not isinstance(config, dict) or not isinstance(config.get("resourceList", []), list):
+        raise SriovError("%s does not hold a device plugin configuration ({\"resourceList\": [...]})" % where)
+    entries = config.setdefault("resourceList", [])
+    for res in resources:
+        ident = "%s/%s" % (res.get("resourcePrefix"), res.get("resourceName"))
+        found = [pos for pos, entry in enumerate(entries) if isinstance(entry, dict)
+                 and entry.get("resourceName") == res.get("resourceName")
+                 and entry.get("resourcePrefix") == res.get("resourcePrefix")]
+        if not found:
+            entries.append(json.loads(json.dumps(res)))
+            continue
+        entry = entries[found[0]]
+        at = "resource %s in %s" % (ident, where)
+        if entry.get("deviceType", DEVICE_TYPE) != res.get("deviceType", DEVICE_TYPE):
+            raise SriovError("%s has deviceType %r, this node needs %r" % (at, entry.get("deviceType"),
+                                                                           res.get("deviceType")))
+        for key in ("excludeTopology",):
+            if key in entry and key in res and entry[key] != res[key]:
+                raise SriovError("%s: %s is %s there but %s for this node"
+                                 % (at, key, json.dumps(entry[key]), json.dumps(res[key])))
+            if key in res:
+                entry[key] = res[key]
+        have, new = selector_objects(entry), selector_objects(res)
+        if have == new:
+            continue
+        if len(have) != 1 or len(new) != 1:
+            raise SriovError("%s has %d selector objects and this node's resource %d; only single selector objects "
+                             "are merged (edit that entry by hand, or deploy the configuration as a host file)"
+                             % (at, len(have), len(new)))
+        merged = _merge_selector(have[0], new[0], at)
+        entry["selectors"] = merged if isinstance(entry.get("selectors"), dict) else [merged]
+    return config
+
+
+def dump_device_plugin_config(config):
+    """The text written to ``config.json`` (the ConfigMap key or the host file): indented JSON, key order kept."""
+    return json.dumps(config, indent=2) + "\n"
 
 
 def host_from_facts(host_facts, names):
@@ -579,7 +871,8 @@ def main(argv=None, out=None):
             result = {"changed": bool(actions), "actions": actions, "host": host,
                       "device_plugin_config": device_plugin_config(
                           pfs, host, config.get("resource_name", DEFAULT_RESOURCE_NAME),
-                          config.get("resource_prefix", DEFAULT_RESOURCE_PREFIX))}
+                          config.get("resource_prefix", DEFAULT_RESOURCE_PREFIX),
+                          config.get("device_plugin_resources"))}
         result["pfs"] = pfs
         out.write(json.dumps(result, sort_keys=True) + "\n")
         return 0

@@ -5,7 +5,7 @@
 """The lab's EMULATED control plane and its kubeadm/kubelet stand-ins, run locally (no VM).
 
 * the `hftlab controlplane` process: PID file, seeded objects, admin kubeconfig, join.json;
-* the DaemonSet and node lifecycle controllers;
+* the DaemonSet controller (nodeSelector, taints and tolerations) and the node lifecycle controller;
 * the node proxy /configz answered from the kubelet stand-in's report (503 when it is stale);
 * the kubelet stand-in's logic: drop-in merging, state checkpoint refusal, allocatable from a fake sysfs tree;
 * the kubeadm stand-in's CA pin matches quantbot.hft's own (_nodeops.ca_cert_hash).
@@ -130,6 +130,23 @@ def test_daemonset_pod_follows_the_label(plane):
     assert _wait(lambda: not pod())
 
 
+def test_seeded_daemonsets_tolerate_the_runbook_and_gate_taints(plane):
+    api = cp.Api(plane.status()["url"])
+    ptp = api.get("/apis/apps/v1/namespaces/alphaswarm-bots/daemonsets/quantbot-ptp")
+    tolerations = ptp["spec"]["template"]["spec"]["tolerations"]
+    assert {"key": "quantbot.io/hft", "operator": "Equal", "value": "true", "effect": "NoSchedule"} in tolerations
+    assert {"key": "quantbot.io/hft-unverified", "operator": "Exists", "effect": "NoSchedule"} in tolerations
+    dp = api.get("/apis/apps/v1/namespaces/kube-system/daemonsets/sriov-device-plugin")
+    assert dp["spec"]["template"]["spec"]["tolerations"] == tolerations
+    assert dp["spec"]["template"]["spec"]["volumes"][0]["configMap"]["name"] == "sriovdp-config"  # the default source
+    _ready_node(api, "gated-node", labels={"quantbot.io/hft": "true"})
+    api.merge("/api/v1/nodes/gated-node", {"spec": {"taints": [
+        {"key": "quantbot.io/hft", "value": "true", "effect": "NoSchedule"},
+        {"key": "quantbot.io/hft-unverified", "value": "true", "effect": "NoSchedule"}]}})
+    for ns, name in (("alphaswarm-bots", "quantbot-ptp-gated-node"), ("kube-system", "sriov-device-plugin-gated-node")):
+        assert _wait(lambda: api.get("/api/v1/namespaces/%s/pods/%s" % (ns, name))), name
+
+
 def test_node_lifecycle_marks_a_silent_kubelet_unknown(plane):
     api = cp.Api(plane.status()["url"])
     _ready_node(api, "silent-node", beat="2020-01-01T00:00:00Z")
@@ -215,16 +232,13 @@ def test_allocatable_from_a_fake_sysfs(kubelet, tmp_path):
     hp = sys_root / "kernel/mm/hugepages/hugepages-2048kB"
     hp.mkdir(parents=True)
     (hp / "nr_hugepages").write_text("64\n")
-    dev = sys_root / "class/net/enp65s0/device"
-    dev.mkdir(parents=True)
-    (dev / "sriov_numvfs").write_text("2\n")
     proc_root.mkdir()
     (proc_root / "meminfo").write_text("MemTotal:        3000000 kB\n")
-    dp = tmp_path / "dp.json"
-    dp.write_text(json.dumps({"resource": "openshift.io/quantbot_hft_vf", "pfs": ["enp65s0", "missing0"]}))
     cfg = {"reservedSystemCPUs": "0-1,4-5", "kubeReserved": {"memory": "512Mi"}, "systemReserved": {"memory": "512Mi"},
            "evictionHard": {"memory.available": "100Mi"}, "maxPods": 110}
-    capacity, allocatable = kubelet.resources(cfg, str(sys_root), str(proc_root), str(dp))
+    # The VF count comes from the emulated device plugin (lab/tests/test_sriov_dp_standin.py).
+    capacity, allocatable = kubelet.resources(cfg, str(sys_root), str(proc_root),
+                                              extended={"openshift.io/quantbot_hft_vf": 2})
     assert capacity["cpu"] == "8" and allocatable["cpu"] == "4"
     assert allocatable["hugepages-2Mi"] == str(64 * 2 ** 21) and allocatable["hugepages-1Gi"] == "0"
     assert allocatable["openshift.io/quantbot_hft_vf"] == "2"

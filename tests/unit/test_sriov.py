@@ -261,14 +261,14 @@ def test_device_plugin_config_for_the_runbook_resource(tmp_path):
     _root, host = host_for(tmp_path)
     config = device_plugin_config(normalize_pfs([{"name": "enp65s0", "num_vfs": 2}]), host)
     assert config == {"resourceList": [{
-        "resourceName": "quantbot_hft_vf", "resourcePrefix": "openshift.io",
-        "selectors": {"pfNames": ["enp65s0"], "vendors": ["8086"], "devices": ["10ca"]}}]}
+        "resourceName": "quantbot_hft_vf", "resourcePrefix": "openshift.io", "deviceType": "netDevice",
+        "selectors": [{"pfNames": ["enp65s0#0-1"], "vendors": ["8086"], "devices": ["10ca"]}]}]}
 
 
 def test_device_plugin_config_vfio_selects_the_driver(tmp_path):
     _root, host = host_for(tmp_path)
     config = device_plugin_config(normalize_pfs([{"name": "enp65s0", "num_vfs": 2, "driver": "vfio-pci"}]), host)
-    assert config["resourceList"][0]["selectors"]["drivers"] == ["vfio-pci"]
+    assert config["resourceList"][0]["selectors"][0]["drivers"] == ["vfio-pci"]
 
 
 def test_device_plugin_config_refuses_mixed_drivers(tmp_path):

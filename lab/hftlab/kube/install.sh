@@ -1,7 +1,8 @@
 #!/bin/sh
 # EMULATED "kubeadm and kubelet packages" for the hftlab VM (run as root by
 # `hftlab controlplane up`, from the bundle unpacked in /opt/hftlab/kube).
-# Usage: install.sh PF... (the PFs whose VFs the emulated SR-IOV device plugin counts)
+# Usage: install.sh (the emulated SR-IOV device plugin takes its configuration from
+# the cluster, as the real one does: see kubelet_standin.py)
 set -eu
 D=/opt/hftlab/kube
 for tool in kubeadm kubelet; do
@@ -13,10 +14,9 @@ done
 site=$(python3 -c 'import site; print([p for p in site.getsitepackages() if p.startswith("/usr/local")][0])')
 mkdir -p "$site"
 echo "$D/python" > "$site/hftlab-kube.pth"
-mkdir -p /etc/hftlab /etc/kubernetes/manifests /var/lib/kubelet
-pfs=""
-for pf in "$@"; do pfs="$pfs${pfs:+, }\"$pf\""; done
-printf '{"resource": "openshift.io/quantbot_hft_vf", "pfs": [%s]}\n' "$pfs" > /etc/hftlab/sriov-device-plugin.json
+mkdir -p /etc/kubernetes/manifests /var/lib/kubelet
+# The lab used to write its own device plugin file here; a VM set up before that change has it left over.
+rm -f /etc/hftlab/sriov-device-plugin.json
 install -m 0644 "$D/kubelet.service" /lib/systemd/system/kubelet.service
 mkdir -p /etc/systemd/system/kubelet.service.d
 install -m 0644 "$D/10-kubeadm.conf" /etc/systemd/system/kubelet.service.d/10-kubeadm.conf
