@@ -74,10 +74,6 @@ def test_host_files_sets_mode_and_owner_of_an_existing_file(capsys, tmp_path):
     assert secret.read_text() == "new"
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: AnsibleModule.atomic_move() resets a file it creates to 0666 & ~umask "
-                                       "and euid:egid, so a new file gets 0644 root:root whatever mode and owner "
-                                       "were asked (scripts with 0755 are not executable, 0600 files are world "
-                                       "readable) until the next run rewrites it")
 def test_host_files_creates_a_file_with_its_mode_and_owner(capsys, tmp_path):
     script = tmp_path / "libexec" / "hugepages-alloc"
     secret = tmp_path / "secret.conf"
@@ -175,8 +171,6 @@ def test_host_files_state_per_entry_overrides_the_default(capsys, tmp_path):
     assert code == 0 and keep.read_text() == "k" and not drop.exists()
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: in check mode prune does not see the directories that the removals "
-                                       "would empty, so changed_files differs from the real run")
 def test_host_files_check_mode_reports_the_prune_the_real_run_does(capsys, tmp_path):
     role = tmp_path / "role"
     role.mkdir()
@@ -214,9 +208,6 @@ def test_host_files_a_file_listed_twice_is_refused(capsys, tmp_path):
     assert not os.path.exists(dest)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: owner and group are resolved while writing, not with the other input "
-                                       "checks: an unknown owner on the second file fails after the first was "
-                                       "written")
 def test_host_files_an_unknown_owner_is_refused_before_any_change(capsys, tmp_path, digest):
     before = digest(str(tmp_path))
     code, result = files(capsys, [{"dest": str(tmp_path / "a"), "content": "a"},
@@ -230,8 +221,6 @@ def test_host_files_an_unknown_owner_fails_naming_it(capsys, tmp_path):
     assert code == 1 and "no-such-group-hft" in result["msg"] and not (tmp_path / "b").exists()
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: mode is type str, so a YAML octal integer (mode: 0644 is 420) becomes "
-                                       "'420' and the file gets mode 0420 instead of 0644 or a refusal")
 def test_host_files_mode_as_a_yaml_integer(capsys, tmp_path):
     dest = tmp_path / "m.conf"
     dest.write_text("old")  # an existing file: its mode is the one host_files sets
@@ -314,14 +303,21 @@ def test_sriov_vfs_refuses_bad_input_naming_it(capsys, tmp_path, digest, ip_link
 # ==========================================================================
 # host_facts
 # ==========================================================================
+INSTALLED = ("systemctl", "grub-probe", "pmc", "rpm")
+
+
 @pytest.fixture
 def fake_commands(monkeypatch):
+    """The read-only commands answer from FakeRun and count as installed."""
     runner = FakeRun()
 
     def fake(self, args, **kwargs):
         rc, out = runner(list(args))
         return rc, out, ""
     monkeypatch.setattr(AnsibleModule, "run_command", fake)
+    monkeypatch.setattr(AnsibleModule, "get_bin_path",
+                        lambda self, name, required=False, opt_dirs=None: "/usr/bin/" + name if name in INSTALLED
+                        else None)
     return runner
 
 
@@ -379,16 +375,13 @@ def test_host_facts_refuses_an_unknown_reader_and_a_relative_root(capsys, tmp_pa
 def test_host_facts_reports_a_failing_reader_and_keeps_the_others(capsys, tmp_path, monkeypatch):
     runner = FakeRun({"systemctl": (1, "")})
     monkeypatch.setattr(AnsibleModule, "run_command", lambda self, args, **kw: runner(list(args)) + ("",))
+    monkeypatch.setattr(AnsibleModule, "get_bin_path", lambda self, name, required=False, opt_dirs=None: name)
     roots = make_host(tmp_path / "host")
     code, result = run_module(capsys, host_facts, facts_args(roots, gather=["units", "cpus"]))
     assert code == 0 and result["errors"] == {"units": "ValueError: systemctl show exited 1"}
     assert "cpus" in result["host_facts"] and "units" not in result["host_facts"]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: host_facts runs grub-probe (and pmc, rpm) through run_command with "
-                                       "its default handle_exceptions, so a host without the executable (no "
-                                       "grub-probe, e.g. grub2-probe on RHEL) fails the whole module instead of "
-                                       "leaving boot.fs unknown")
 def test_host_facts_without_grub_probe_installed(capsys, tmp_path, monkeypatch):
     empty = tmp_path / "empty-bin"
     empty.mkdir()
