@@ -350,7 +350,13 @@ def indexed_emulator():
     import kmock  # pylint: disable=import-outside-toplevel
 
     class IndexedEmulator(kmock.KubernetesEmulator):  # pylint: disable=too-many-ancestors
+        # Seconds every answer waits, as a remote API server's round trip would (0: answer at once;
+        # the fleet benchmark can set it). The wait is asynchronous: requests in flight overlap.
+        latency_s = 0.0
+
         async def _handle(self, request):
+            if self.latency_s:
+                await asyncio.sleep(self.latency_s)
             try:
                 return await super()._handle(request)
             finally:
@@ -362,8 +368,10 @@ def indexed_emulator():
     return km
 
 
-def install_indexed_reads(km, kubernetes_error, resources=("v1/pods", "v1/nodes", "apps/v1/daemonsets",
-                                                          "v1/configmaps")):
+INDEXED_READS = ("v1/pods", "v1/nodes", "apps/v1/daemonsets", "v1/configmaps")
+
+
+def install_indexed_reads(km, kubernetes_error, resources=INDEXED_READS):
     """Serve LIST (selectors, paging) and GET-by-name of ``resources`` from ``km.index``.
 
     One reaction for every GET, registered before the others: kmock matches each
@@ -538,17 +546,21 @@ class KmockServer:
         asyncio.run_coroutine_threadsafe(put(), self._loop).result(timeout)
         return len(objects)
 
-    def drain_requests(self, timeout: float = 10) -> list:
-        """(method, path, query) of every request logged since the last drain, removed from kmock's log.
+    def drain_requests(self, keep: int = 64, timeout: float = 10) -> list:
+        """(method, path, query) of the logged requests but the newest ``keep``, removed from kmock's log.
 
         kmock matches each new request against its whole log, so a request costs time
         in proportion to the requests before it; a long run (the fleet benchmark's
-        thousands of requests) drains the log as it goes and counts from what it got.
+        thousands of requests) drains the log as it goes and counts what it took plus
+        what ``requests()`` still shows. kmock finds a request's reaction through the log,
+        so the newest entries (requests still being answered) must stay: ``keep`` must
+        exceed the requests in flight at once.
         """
         async def take():
             log = self.km._requests  # pylint: disable=protected-access
-            taken = [_request_tuple(r) for r in log]
-            del log[:len(taken)]
+            count = max(0, len(log) - keep)
+            taken = [_request_tuple(r) for r in log[:count]]
+            del log[:count]
             return taken
         return asyncio.run_coroutine_threadsafe(take(), self._loop).result(timeout)
 

@@ -79,8 +79,8 @@ def fleet_table(audit):
                     checks.append(failure.get("check"))
             lines.append("%-*s  %s" % (width, node.get("name"), ", ".join(str(c) for c in checks)))
     summary = audit["summary"]
-    lines.append("nodes: %s, valid: %s, invalid: %s" % (summary.get("total"), summary.get("valid"),
-                                                         summary.get("invalid")))
+    lines.append("nodes: %s, valid: %s, invalid: %s" % (
+        summary.get("total"), summary.get("valid"), summary.get("invalid")))
     lines.append("failed checks (nodes): %s" % _counts(summary.get("failed_checks") or {}))
     lines.append("plan hashes (nodes): %s" % _counts(summary.get("plan_hashes") or {}))
     requests = audit.get("requests") or {}

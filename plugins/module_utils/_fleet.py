@@ -223,9 +223,10 @@ def check_host_validation(node, now, max_age_s):
                       "the last host validation failed%s; fix it and run playbooks/validate.yml"
                       % (" (%s)" % failed if failed else ""))
     if age < -CLOCK_SKEW_S:
-        return record("host_validation", False, expected, "%s=%s is %s in the future" % (
-            ANNOTATION_VALIDATED_AT, stamp, format_age(-age)), "check the clocks of the controller and of the "
-                      "host that ran the validation, then validate again")
+        return record("host_validation", False, expected,
+                      "%s=%s is %s in the future" % (ANNOTATION_VALIDATED_AT, stamp, format_age(-age)),
+                      "check the clocks of the controller and of the host that ran the validation, then validate "
+                      "again")
     if age > max_age_s:
         return record("host_validation", False, expected, actual, "the last host validation is too old: " + hint)
     return record("host_validation", True, expected, actual)

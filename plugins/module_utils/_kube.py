@@ -412,9 +412,8 @@ class KubeApi(object):
 
     def get_daemonset(self, namespace, name):
         """The DaemonSet as a dict, or None if it does not exist."""
-        return self._get_or_none("GET daemonset %s/%s" % (namespace, name),
-                                 "/apis/apps/v1/namespaces/%s/daemonsets/%s" % (quote(namespace, safe=""),
-                                                                               quote(name, safe="")))
+        path = "/apis/apps/v1/namespaces/%s/daemonsets/%s" % (quote(namespace, safe=""), quote(name, safe=""))
+        return self._get_or_none("GET daemonset %s/%s" % (namespace, name), path)
 
 
 def ca_file_bytes(api_client):

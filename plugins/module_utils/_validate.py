@@ -224,8 +224,8 @@ def check_taint(node, key, value, effect):
     ok = any(t.get("effect") == effect and (t.get("value") or "") == (value or "") for t in have)
     actual = ", ".join(taint_text(t) for t in have) if have else "no %s taint" % key
     return record("taint", ok, taint_text(want), actual,
-                  "run quantbot.hft.node_label (kubectl taint nodes %s %s)" % (_meta(node).get("name"),
-                                                                             taint_text(want)))
+                  "run quantbot.hft.node_label (kubectl taint nodes %s %s)" % (
+                      _meta(node).get("name"), taint_text(want)))
 
 
 def check_gate(node, key=GATE_TAINT_KEY):

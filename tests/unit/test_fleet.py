@@ -88,8 +88,12 @@ def fit_pods(node_name="hft-node-07"):
     return [ptp_pod(node_name), bot(node_name=node_name)]
 
 
-def judge(the_node=None, pods=None, daemonset=DAEMONSET, now=NOW, configz=None, **opts):
+MISSING = object()
+
+
+def judge(the_node=None, pods=None, daemonset=MISSING, now=NOW, configz=None, **opts):
     the_node = the_node or node()
+    daemonset = DAEMONSET if daemonset is MISSING else daemonset
     return _fleet.judge_node(the_node, fit_pods() if pods is None else pods, daemonset, _fleet.options(opts), now,
                              configz)
 
@@ -274,8 +278,8 @@ def test_parse_rfc3339_offsets_and_fractions():
 # the annotations a validation writes
 # --------------------------------------------------------------------------
 def test_validation_annotations_of_a_failed_and_a_passing_validation():
-    result = {"valid": False, "checks": [], "failures": [{"check": "ptp_sync"}, {"check": "bot_pod_qos"},
-                                                       {"check": "bot_pod_qos"}, {"check": "kernel_cmdline"}]}
+    failures = [{"check": "ptp_sync"}, {"check": "bot_pod_qos"}, {"check": "bot_pod_qos"}, {"check": "kernel_cmdline"}]
+    result = {"valid": False, "checks": [], "failures": failures}
     got = _fleet.validation_annotations(result, PLAN, NOW)
     assert got == {"quantbot.io/hft-validated-at": "2026-12-01T12:00:00Z", "quantbot.io/hft-valid": "false",
                    "quantbot.io/hft-failed-checks": "bot_pod_qos,kernel_cmdline,ptp_sync",
@@ -361,8 +365,8 @@ def test_configz_checks_pass_fail_and_skip():
     down = judge(configz="GET nodes/hft-node-07/proxy/configz: 503 kubelet unreachable")
     assert failed(down) == ["kubelet_configz"]
     assert down["skipped"] == ["cpu_manager_policy", "topology_manager_policy"]
-    assert _fleet.audit_checks(_fleet.options({"topology_manager_policy": ""}), True)[-2:] == ["kubelet_configz",
-                                                                                         "cpu_manager_policy"]
+    no_topology = _fleet.options({"topology_manager_policy": ""})
+    assert _fleet.audit_checks(no_topology, True)[-2:] == ["kubelet_configz", "cpu_manager_policy"]
 
 
 @pytest.mark.parametrize("opts, words", [
@@ -387,8 +391,8 @@ def test_format_age():
 class FakeApi(object):
     """list_paged / get_node / get_daemonset / node_configz over lists of dicts, counting each request."""
 
-    def __init__(self, nodes, pods, daemonset=DAEMONSET, page=500, configz=None):
-        self.nodes, self.pods, self.daemonset, self.page = nodes, pods, daemonset, page
+    def __init__(self, nodes, pods, daemonset=None, page=500, configz=None):
+        self.nodes, self.pods, self.daemonset, self.page = nodes, pods, daemonset or DAEMONSET, page
         self.configz = configz or {}
         self.calls = []
         self.lock = threading.Lock()
