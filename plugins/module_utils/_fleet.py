@@ -35,6 +35,7 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.quantbot.hft.plugins.module_utils._validate import (
+    CHECK_ARG_SPEC,
     GATE_TAINT_KEY,
     ValidateError,
     check_bot_pods,
@@ -73,17 +74,13 @@ CONFIGZ_CHECKS = ("kubelet_configz", "cpu_manager_policy", "topology_manager_pol
 # A validated-at this far in the future is clock skew we accept; beyond it the record is not trusted.
 CLOCK_SKEW_S = 300
 
-DEFAULTS = {
-    "label_key": "quantbot.io/hft", "label_value": "true",
+# The judging options: the checks' shared options (with node_validate) and the audit's own.
+DEFAULTS = dict((key, spec["default"]) for key, spec in CHECK_ARG_SPEC.items())
+DEFAULTS.update({
     "taint_key": "quantbot.io/hft", "taint_value": "true", "taint_effect": "NoSchedule",
     "gate_taint_key": GATE_TAINT_KEY,
-    "ptp_namespace": "alphaswarm-bots", "ptp_daemonset": "quantbot-ptp",
-    "hugepages_resource": "hugepages-2Mi", "hugepages_request": "1Gi",
-    "vf_resource": "openshift.io/quantbot_hft_vf", "vf_request": 1,
-    "bot_namespace": "alphaswarm-bots", "bot_selector": {},
     "validation_max_age_s": 24 * 3600,
-    "cpu_manager_policy": "static", "topology_manager_policy": "single-numa-node",
-}
+})
 
 _RFC3339 = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
 

@@ -172,6 +172,22 @@ def check_allocatable(node, resource, request, check):
 # --------------------------------------------------------------------------
 # node-wide API checks (the fleet audit; node_validate may call them too)
 # --------------------------------------------------------------------------
+# The options of the checks that node_validate and fleet_audit share (documented
+# by the quantbot.hft.hft_checks doc fragment), with the runbook's defaults.
+CHECK_ARG_SPEC = dict(
+    label_key=dict(type="str", default="quantbot.io/hft", no_log=False),
+    label_value=dict(type="str", default="true"),
+    ptp_namespace=dict(type="str", default="alphaswarm-bots"),
+    ptp_daemonset=dict(type="str", default="quantbot-ptp"),
+    hugepages_resource=dict(type="str", default="hugepages-2Mi"),
+    hugepages_request=dict(type="str", default="1Gi"),
+    vf_resource=dict(type="str", default="openshift.io/quantbot_hft_vf"),
+    vf_request=dict(type="int", default=1),
+    cpu_manager_policy=dict(type="str", default="static"),
+    topology_manager_policy=dict(type="str", default="single-numa-node"),
+    bot_namespace=dict(type="str", default="alphaswarm-bots"),
+    bot_selector=dict(type="dict", default={}),
+)
 GATE_TAINT_KEY = "quantbot.io/hft-unverified"
 TERMINAL_PHASES = ("Succeeded", "Failed")
 _BINARY_STEPS = (("Ei", 2 ** 60), ("Pi", 2 ** 50), ("Ti", 2 ** 40), ("Gi", 2 ** 30), ("Mi", 2 ** 20), ("Ki", 2 ** 10))

@@ -38,6 +38,7 @@ author:
   - quantbot.hft maintainers (@quantbot)
 extends_documentation_fragment:
   - quantbot.hft.kube
+  - quantbot.hft.hft_checks
   - quantbot.hft.attributes
   - quantbot.hft.attributes.info_module
   - quantbot.hft.attributes.platform
@@ -61,14 +62,6 @@ options:
     type: list
     elements: str
     default: []
-  label_key:
-    description: The HFT pool label the C(label) check wants.
-    type: str
-    default: quantbot.io/hft
-  label_value:
-    description: Value of O(label_key).
-    type: str
-    default: "true"
   taint:
     description: The HFT taint the C(taint) check wants (runbook step 1).
     type: dict
@@ -91,38 +84,6 @@ options:
     description: The gate taint a node carries until it passes validation; the C(gate) check fails while it is there.
     type: str
     default: quantbot.io/hft-unverified
-  ptp_namespace:
-    description: Namespace of the PTP DaemonSet.
-    type: str
-    default: alphaswarm-bots
-  ptp_daemonset:
-    description: Name of the PTP DaemonSet.
-    type: str
-    default: quantbot-ptp
-  hugepages_resource:
-    description: Node resource name of the HugePages the bots request.
-    type: str
-    default: hugepages-2Mi
-  hugepages_request:
-    description: The bot's HugePages request, a Kubernetes quantity; free HugePages must cover it.
-    type: str
-    default: 1Gi
-  vf_resource:
-    description: Node resource name of the SR-IOV VFs.
-    type: str
-    default: openshift.io/quantbot_hft_vf
-  vf_request:
-    description: The bot's VF request; free VFs must cover it.
-    type: int
-    default: 1
-  bot_namespace:
-    description: Namespace of the HFT bot pods. Its pods that no DaemonSet owns are bots.
-    type: str
-    default: alphaswarm-bots
-  bot_selector:
-    description: Labels a pod must carry to count as a bot (in addition to O(bot_namespace)).
-    type: dict
-    default: {}
   validation_max_age_hours:
     description: Largest age of the host-validation annotation C(quantbot.io/hft-validated-at) that still passes.
     type: float
@@ -139,14 +100,6 @@ options:
     description: Largest number of C(/configz) requests in flight at once.
     type: int
     default: 8
-  cpu_manager_policy:
-    description: Expected kubelet C(cpuManagerPolicy) (with O(configz)).
-    type: str
-    default: static
-  topology_manager_policy:
-    description: Expected kubelet C(topologyManagerPolicy) (with O(configz)). An empty string skips that check.
-    type: str
-    default: single-numa-node
   fail_on_invalid:
     description: Fail the task when any node is invalid (the result still carries RV(nodes) and RV(summary)).
     type: bool
@@ -294,39 +247,27 @@ from ansible_collections.quantbot.hft.plugins.module_utils._kube import (
     auth_params,
     get_api_client,
 )
+from ansible_collections.quantbot.hft.plugins.module_utils._validate import CHECK_ARG_SPEC
 
-JUDGING_OPTIONS = ("label_key", "label_value", "gate_taint_key", "ptp_namespace", "ptp_daemonset",
-                   "hugepages_resource", "hugepages_request", "vf_resource", "vf_request", "bot_namespace",
-                   "bot_selector", "cpu_manager_policy", "topology_manager_policy")
+JUDGING_OPTIONS = tuple(CHECK_ARG_SPEC) + ("gate_taint_key",)
 
 
 def argument_spec():
     spec = dict(
         node_selector=dict(type="str", default="quantbot.io/hft=true"),
         nodes=dict(type="list", elements="str", default=[]),
-        label_key=dict(type="str", default="quantbot.io/hft", no_log=False),
-        label_value=dict(type="str", default="true"),
         taint=dict(type="dict", default=dict(key="quantbot.io/hft", value="true", effect="NoSchedule"),
                    options=dict(key=dict(type="str", required=True, no_log=False),
                                 value=dict(type="str", default=""),
                                 effect=dict(type="str", choices=list(TAINT_EFFECTS), default="NoSchedule"))),
         gate_taint_key=dict(type="str", default="quantbot.io/hft-unverified", no_log=False),
-        ptp_namespace=dict(type="str", default="alphaswarm-bots"),
-        ptp_daemonset=dict(type="str", default="quantbot-ptp"),
-        hugepages_resource=dict(type="str", default="hugepages-2Mi"),
-        hugepages_request=dict(type="str", default="1Gi"),
-        vf_resource=dict(type="str", default="openshift.io/quantbot_hft_vf"),
-        vf_request=dict(type="int", default=1),
-        bot_namespace=dict(type="str", default="alphaswarm-bots"),
-        bot_selector=dict(type="dict", default={}),
         validation_max_age_hours=dict(type="float", default=24.0),
         page_size=dict(type="int", default=500),
         configz=dict(type="bool", default=False),
         configz_workers=dict(type="int", default=8),
-        cpu_manager_policy=dict(type="str", default="static"),
-        topology_manager_policy=dict(type="str", default="single-numa-node"),
         fail_on_invalid=dict(type="bool", default=False),
     )
+    spec.update(CHECK_ARG_SPEC)
     spec.update(KUBE_AUTH_ARG_SPEC)
     return spec
 

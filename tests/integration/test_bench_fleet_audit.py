@@ -18,8 +18,8 @@ KEYS = ["nodes", "audit_s", "baseline_s", "speedup", "audit_requests", "baseline
 
 
 def _bench():
-    spec = importlib.util.spec_from_file_location("bench_fleet_audit", os.path.join(ROOT, "scripts",
-                                                                                   "bench_fleet_audit.py"))
+    path = os.path.join(ROOT, "scripts", "bench_fleet_audit.py")
+    spec = importlib.util.spec_from_file_location("bench_fleet_audit", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -140,3 +140,12 @@ def test_our_parser_refuses_what_the_official_client_would_let_through():
     for text in ("NaN", "Infinity", "inf"):
         with pytest.raises(ValidateError):
             v.parse_quantity(text)
+
+
+def test_shared_check_options_match_their_doc_fragment():
+    import yaml
+    from ansible_collections.quantbot.hft.plugins.doc_fragments.hft_checks import ModuleDocFragment
+    documented = yaml.safe_load(ModuleDocFragment.DOCUMENTATION)["options"]
+    assert sorted(documented) == sorted(v.CHECK_ARG_SPEC)
+    for name, spec in v.CHECK_ARG_SPEC.items():
+        assert documented[name]["type"] == spec["type"] and documented[name]["default"] == spec["default"], name
