@@ -9,10 +9,26 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 import pytest
-from ansible.errors import AnsibleFilterError
 
-from ansible_collections.quantbot.hft.plugins.filter import fleet
 from ansible_collections.quantbot.hft.plugins.module_utils import _fleet
+
+
+@pytest.fixture(scope="module")
+def fleet():
+    """The filter plugin, imported for these tests only.
+
+    A filter is controller code: importing it (ansible.errors) marks the whole process
+    as the controller (ansible.module_utils._internal.is_controller), and from then on
+    AnsibleModule.warn() goes to the controller's display instead of the module result,
+    which the in-process module tests (tests/unit/plugins/modules) rely on. So the
+    import waits for this module's tests and the mark is put back after them.
+    """
+    from ansible.module_utils import _internal
+    was = _internal.is_controller
+    from ansible_collections.quantbot.hft.plugins.filter import fleet as plugin
+    yield plugin
+    _internal.is_controller = was
+
 
 CHECKS = list(_fleet.FLEET_CHECKS)
 AUDIT = {
@@ -37,7 +53,7 @@ AUDIT = {
 }
 
 
-def test_table_has_one_line_per_invalid_node_then_the_summary():
+def test_table_has_one_line_per_invalid_node_then_the_summary(fleet):
     assert fleet.fleet_table(AUDIT) == [
         "NODE            FAILED CHECKS",
         "hft-node-00002  bot_pod_qos, gate",
@@ -49,13 +65,13 @@ def test_table_has_one_line_per_invalid_node_then_the_summary():
     ]
 
 
-def test_table_of_a_healthy_fleet_has_no_header():
+def test_table_of_a_healthy_fleet_has_no_header(fleet):
     healthy = dict(AUDIT, nodes=AUDIT["nodes"][:1], summary={"total": 1, "valid": 1, "invalid": 0,
                                                              "failed_checks": {}, "plan_hashes": {"x": 1}})
     assert fleet.fleet_table(healthy)[:2] == ["nodes: 1, valid: 1, invalid: 0", "failed checks (nodes): none"]
 
 
-def test_junit_has_one_testcase_per_node_and_check():
+def test_junit_has_one_testcase_per_node_and_check(fleet):
     root = ET.fromstring(fleet.fleet_junit_xml(AUDIT))
     assert root.tag == "testsuites"
     suite = root.find("testsuite")
@@ -81,7 +97,7 @@ def test_junit_has_one_testcase_per_node_and_check():
     assert len(passing) == 3 * len(CHECKS) - 3 - (len(CHECKS) - 1)
 
 
-def test_junit_suite_name_and_a_failure_outside_the_listed_checks():
+def test_junit_suite_name_and_a_failure_outside_the_listed_checks(fleet):
     odd = dict(AUDIT, nodes=[{"name": "n", "valid": False, "skipped": [], "failures": [
         {"check": "kubelet_configz", "expected": "answers", "actual": "503", "hint": ""}]}])
     root = ET.fromstring(fleet.fleet_junit_xml(odd, suite_name="nightly"))
@@ -91,10 +107,10 @@ def test_junit_suite_name_and_a_failure_outside_the_listed_checks():
 
 
 @pytest.mark.parametrize("bad", [None, [], {"nodes": []}, {"summary": {}}])
-def test_filters_refuse_what_is_not_an_audit(bad):
-    with pytest.raises(AnsibleFilterError, match="quantbot.hft.fleet_audit"):
+def test_filters_refuse_what_is_not_an_audit(fleet, bad):
+    with pytest.raises(fleet.AnsibleFilterError, match="quantbot.hft.fleet_audit"):
         fleet.fleet_table(bad)
-    with pytest.raises(AnsibleFilterError, match="quantbot.hft.fleet_audit"):
+    with pytest.raises(fleet.AnsibleFilterError, match="quantbot.hft.fleet_audit"):
         fleet.fleet_junit_xml(bad)
 
 
@@ -102,7 +118,7 @@ PLAN = {"reserved_cpus": "0-1", "isolated_cpus": "2-3", "hft_numa_node": 0, "hug
         "cmdline_missing": ["x"], "reboot_required": True, "cmdline_read": True}
 
 
-def test_annotation_filters():
+def test_annotation_filters(fleet):
     result = {"valid": False, "failures": [{"check": "ptp_sync"}], "checks": []}
     got = fleet.validation_annotations(result, PLAN, "2026-12-01T12:00:00+01:00")
     assert got == {"quantbot.io/hft-validated-at": "2026-12-01T11:00:00Z", "quantbot.io/hft-valid": "false",
@@ -110,12 +126,12 @@ def test_annotation_filters():
     assert fleet.plan_hash(PLAN) == _fleet.plan_hash(dict(PLAN, cmdline_missing=[], reboot_required=False))
     now = fleet.validation_annotations({"valid": True, "failures": []}, PLAN)["quantbot.io/hft-validated-at"]
     assert _fleet.parse_rfc3339(now)
-    with pytest.raises(AnsibleFilterError, match="validation_annotations: .*valid: true but lists"):
+    with pytest.raises(fleet.AnsibleFilterError, match="validation_annotations: .*valid: true but lists"):
         fleet.validation_annotations({"valid": True, "failures": [{"check": "x"}]}, PLAN)
-    with pytest.raises(AnsibleFilterError, match="plan_hash: .*not the whole result"):
+    with pytest.raises(fleet.AnsibleFilterError, match="plan_hash: .*not the whole result"):
         fleet.plan_hash({"plan": PLAN, "topology": {}})
 
 
-def test_filter_module_lists_the_four_filters():
+def test_filter_module_lists_the_four_filters(fleet):
     assert sorted(fleet.FilterModule().filters()) == ["fleet_junit_xml", "fleet_table", "plan_hash",
                                                       "validation_annotations"]
