@@ -260,14 +260,14 @@ def options(given=None):
     return opts
 
 
-def _ptp_record(pods, daemonset, opts):
+def _ptp_record(ptp_pods, daemonset, opts):
     namespace, name = opts["ptp_namespace"], opts["ptp_daemonset"]
     if daemonset is None:
         return record("ptp_pod", False, "a Running %s pod in %s on this node" % (name, namespace),
                       "the DaemonSet %s/%s does not exist" % (namespace, name),
                       "create the PTP DaemonSet %s in %s (it runs ptp4l/phc2sys on every HFT node)"
                       % (name, namespace))
-    return ptp_pod_record([p for p in pods if is_daemonset_pod(p, daemonset)], namespace, name)
+    return ptp_pod_record(ptp_pods, namespace, name)
 
 
 def configz_checks(opts):
@@ -304,17 +304,19 @@ def judge_records(node, pods, daemonset, opts, now, configz=None):
     DaemonSet or None when it does not exist, ``configz`` the node's /configz answer,
     an error string, or None when it was not read.
     """
+    # The PTP DaemonSet's pods, however named, are no bots (select_bot_pods knows them by name only).
+    ptp_pods, others = [], []
+    for pod in pods:
+        (ptp_pods if daemonset is not None and is_daemonset_pod(pod, daemonset) else others).append(pod)
     records = [
         check_node_ready(node),
         check_node_schedulable(node),
         check_label(node, opts["label_key"], opts["label_value"]),
         check_taint(node, opts["taint_key"], opts["taint_value"], opts["taint_effect"]),
-        _ptp_record(pods, daemonset, opts),
+        _ptp_record(ptp_pods, daemonset, opts),
         check_free_capacity(node, pods, opts["hugepages_resource"], opts["hugepages_request"], "hugepages_free"),
         check_free_capacity(node, pods, opts["vf_resource"], opts["vf_request"], "vf_free"),
     ]
-    # The PTP DaemonSet's pods, however named, are no bots (select_bot_pods knows them by name only).
-    others = [p for p in pods if daemonset is None or not is_daemonset_pod(p, daemonset)]
     bots = select_bot_pods(others, opts["bot_namespace"], opts["ptp_daemonset"], opts.get("bot_selector"))
     records.extend(check_bot_pods(bots))
     records.append(check_host_validation(node, now, opts["validation_max_age_s"]))
@@ -452,27 +454,35 @@ def collect(api, node_selector, expected=(), ptp_namespace="alphaswarm-bots", pt
 
 
 @contextlib.contextmanager
-def _no_cycle_collection():
+def _no_cycle_collection(freeze=False):
     """Pause the cyclic garbage collector (restored afterwards).
 
     The fleet's Nodes and Pods are hundreds of thousands of dicts and lists, decoded
-    once and kept until the module exits; the collector would scan them again every
-    few thousand allocations while they are decoded and judged (a fifth of the run at
-    1,000 nodes). They hold no reference cycles, so nothing is left uncollected.
+    once; the collector would scan them again every few thousand allocations while
+    they are decoded and judged (a fifth of the run at 1,000 nodes). They hold no
+    reference cycles, so nothing is left uncollected. With ``freeze`` (a process that
+    exits next, such as the module) everything alive is moved out of the collector's
+    sight before it is enabled again, so that it does not scan the fleet once more.
     """
     enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
+        if freeze and hasattr(gc, "freeze"):
+            gc.freeze()
         if enabled:
             gc.enable()
 
 
-def audit(api, node_selector, opts, now=None, expected=(), page_size=500, configz=False, configz_workers=8):
-    """collect + judge_fleet: ``{nodes, summary, requests, checks}`` (what quantbot.hft.fleet_audit returns)."""
+def audit(api, node_selector, opts, now=None, expected=(), page_size=500, configz=False, configz_workers=8,
+          freeze=False):
+    """collect + judge_fleet: ``{nodes, summary, requests, checks}`` (what quantbot.hft.fleet_audit returns).
+
+    ``freeze``: the caller exits soon after (the module); see _no_cycle_collection.
+    """
     opts = options(opts)
-    with _no_cycle_collection():
+    with _no_cycle_collection(freeze):
         data = collect(api, node_selector, expected, opts["ptp_namespace"], opts["ptp_daemonset"], page_size,
                        configz, configz_workers)
         try:

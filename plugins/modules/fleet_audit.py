@@ -300,7 +300,7 @@ def main():
         opts = judging_options(params)
         api = KubeApi(get_api_client(auth_params(params)), timeout=params["api_timeout"])
         result = audit(api, params["node_selector"], opts, expected=params["nodes"], page_size=params["page_size"],
-                       configz=params["configz"], configz_workers=params["configz_workers"])
+                       configz=params["configz"], configz_workers=params["configz_workers"], freeze=True)
     except (KubeError, FleetError, K8sNameError) as exc:
         module.fail_json(msg=str(exc))
     result["changed"] = False
