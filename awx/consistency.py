@@ -15,6 +15,14 @@ No AWX runs here, so these checks stand in for it:
   a survey-only variable (``maps_to``) reaches role options of its type
   through the job template's extra_vars;
 * the workflow's nodes are defined job templates, its edges name its nodes;
+* each schedule runs a defined job template, its rrule is one DTSTART and one
+  RRULE that dateutil (as AWX) parses into at least one run, and its
+  extra_data answers only that template's survey, with the survey's types;
+* a playbook-level variable of ``awx/vars/playbook_argument_specs.yml`` that a
+  task passes as ``"{{ var | default(LITERAL) }}"`` to a quantbot.hft module
+  option has the module's documented default there, so the survey, the spec,
+  the playbook and the module agree (other variables may choose their own
+  default; ``default(omit)`` leaves it to the module and is not compared);
 * the credential type's injectors produce what the modules read: its
   environment variables are ones ``plugins/module_utils/_kube.py`` reads,
   they point to an injected file, and that file, rendered as AWX renders it,
@@ -366,6 +374,142 @@ def check_workflow(data, names, root):
 
 
 # --------------------------------------------------------------------------
+# schedules
+# --------------------------------------------------------------------------
+SCHEDULE_FREQS = {"MINUTELY", "HOURLY", "DAILY", "WEEKLY", "MONTHLY", "YEARLY"}
+
+
+def _rrule_problem(rrule):
+    """Why AWX would refuse this rrule, or None."""
+    from dateutil.rrule import rrulestr  # pylint: disable=import-outside-toplevel
+
+    parts = str(rrule or "").split()
+    if len(parts) != 2 or not parts[0].startswith("DTSTART") or not parts[1].startswith("RRULE:"):
+        return "rrule %r must be 'DTSTART[;TZID=..]:YYYYMMDDTHHMMSS[Z] RRULE:...'" % (rrule,)
+    if not re.search(r"(;TZID=[^:]+:\d{8}T\d{6}$)|(:\d{8}T\d{6}Z$)", parts[0]):
+        return "rrule %r: DTSTART needs a TZID or a Z (AWX refuses a local time)" % (rrule,)
+    fields = dict(p.split("=", 1) for p in parts[1][len("RRULE:"):].split(";") if "=" in p)
+    if fields.get("FREQ") not in SCHEDULE_FREQS:
+        return "rrule %r: FREQ must be one of %s" % (rrule, ", ".join(sorted(SCHEDULE_FREQS)))
+    try:
+        rule = rrulestr("\n".join(parts))
+        first = next(iter(rule), None)
+    except (ValueError, TypeError) as exc:
+        return "rrule %r does not parse: %s" % (rrule, exc)
+    if first is None:
+        return "rrule %r never runs" % (rrule,)
+    return None
+
+
+def check_schedules(data, names):
+    problems = []
+    templates = dict((jt.get("name"), jt) for jt in data.get("hft_awx_job_templates") or [])
+    for sched in data.get("hft_awx_schedules") or []:
+        where = "schedule %r" % sched.get("name")
+        target = sched.get("unified_job_template")
+        if target not in names:
+            problems.append(Problem(where, "schedule", "runs job template %r, which is not defined" % target))
+            continue
+        problem = _rrule_problem(sched.get("rrule"))
+        if problem:
+            problems.append(Problem(where, "schedule", problem))
+        questions = dict((q.get("variable"), q) for q in (templates[target].get("survey_spec") or {}).get("spec") or [])
+        for var, value in sorted((sched.get("extra_data") or {}).items()):
+            if var not in questions:
+                problems.append(Problem(where, "schedule", "extra_data %s is not a survey question of %r" % (var, target)))
+                continue
+            kind = survey_type(questions[var])
+            ok = {"int": isinstance(value, int) and not isinstance(value, bool),
+                  "float": isinstance(value, (int, float)) and not isinstance(value, bool),
+                  "bool": str(value).lower() in BOOL_CHOICES,
+                  "str": isinstance(value, str)}.get(kind, True)
+            if not ok:
+                problems.append(Problem(where, "type-mismatch", "extra_data %s=%r does not answer a %s question (%s)" % (
+                    var, value, questions[var].get("type"), kind)))
+    return problems
+
+
+# --------------------------------------------------------------------------
+# module option defaults
+# --------------------------------------------------------------------------
+_MODULE_KEY = re.compile(r"^quantbot\.hft\.(\w+)$")
+_PASSED = re.compile(r"^\{\{\s*(\w+)\s*\|\s*default\(\s*([^()|]*?)\s*\)\s*\}\}$")
+
+
+def _tasks(node):
+    """Every task mapping in a playbook or task file (plays, blocks, rescue, always, handlers)."""
+    if isinstance(node, list):
+        for item in node:
+            yield from _tasks(item)
+    elif isinstance(node, dict):
+        yield node
+        for key in ("tasks", "pre_tasks", "post_tasks", "handlers", "block", "rescue", "always"):
+            if key in node:
+                yield from _tasks(node[key])
+
+
+def module_passes(root, playbook):
+    """(file, module, option, var, literal) for each task arg written "{{ var | default(LITERAL) }}"."""
+    out = []
+    for path in playbook_files(root, playbook):
+        for task in _tasks(load_yaml(path)):
+            for key, args in task.items():
+                match = _MODULE_KEY.match(str(key))
+                if not match or not isinstance(args, dict):
+                    continue
+                for option, value in args.items():
+                    passed = _PASSED.match(str(value).strip()) if isinstance(value, str) else None
+                    if passed and passed.group(2) != "omit":
+                        try:
+                            literal = yaml.safe_load(passed.group(2))
+                        except yaml.YAMLError:
+                            continue
+                        out.append((os.path.relpath(path, root), match.group(1), option, passed.group(1), literal))
+    return out
+
+
+def module_doc_options(root, module):
+    """The documented options of plugins/modules/<module>.py (read from DOCUMENTATION, not imported), or None."""
+    import ast  # pylint: disable=import-outside-toplevel
+
+    path = os.path.join(root, "plugins", "modules", module + ".py")
+    if not os.path.isfile(path):
+        return None
+    with open(path, encoding="utf-8") as handle:
+        tree = ast.parse(handle.read())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "DOCUMENTATION" for t in node.targets):
+            return (yaml.safe_load(node.value.value) or {}).get("options") or {}
+    return {}
+
+
+def check_module_defaults(data, root):
+    problems = []
+    playbooks = sorted(set([jt.get("playbook") for jt in data.get("hft_awx_job_templates") or []] +
+                           [e.get("playbook") for e in data["playbook_specs"].values()]))
+    declared = set()
+    for entry in data["playbook_specs"].values():
+        declared.update(var for var, spec in (entry.get("options") or {}).items() if not spec.get("maps_to"))
+    seen = set()
+    for playbook in playbooks:
+        if not playbook or not os.path.isfile(os.path.join(root, playbook)):
+            continue
+        for where, module, option, var, literal in module_passes(root, playbook):
+            if var not in declared or (where, module, option) in seen:
+                continue
+            seen.add((where, module, option))
+            options = module_doc_options(root, module)
+            if options is None:
+                problems.append(Problem(where, "module-default", "a task calls quantbot.hft.%s, which does not exist" % module))
+            elif option not in options:
+                problems.append(Problem(where, "module-default", "quantbot.hft.%s has no option %s" % (module, option)))
+            elif "default" in options[option] and literal != options[option]["default"]:
+                problems.append(Problem(where, "module-default", "passes %s to quantbot.hft.%s %s with default %r, but the "
+                                        "module's default is %r" % (var, module, option, literal, options[option]["default"])))
+    return problems
+
+
+# --------------------------------------------------------------------------
 # credential type
 # --------------------------------------------------------------------------
 def load_kube_util(root):
@@ -458,6 +602,8 @@ def check(root, data=None):
     data = copy.deepcopy(data) if data is not None else load(root)
     problems, names = check_templates(data, root)
     problems.extend(check_workflow(data, names, root))
+    problems.extend(check_schedules(data, names))
+    problems.extend(check_module_defaults(data, root))
     problems.extend(check_credential_type(data, root))
     return problems
 

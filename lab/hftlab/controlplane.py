@@ -30,6 +30,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import binascii
+import bisect
 import datetime
 import importlib.metadata
 import importlib.util
@@ -150,6 +152,276 @@ def configz_from_report(configmap: dict | None, node: dict | None, now: float | 
 
 
 # --------------------------------------------------------------------------
+# an indexed read path: LIST with selectors and real limit/continue paging, GET by name
+# --------------------------------------------------------------------------
+# kmock keeps its objects in one dict and scans (and, in the old lister, copied and
+# hashed) every object of every resource on each LIST or GET, so a request cost
+# O(all objects). At fleet scale (thousands of Nodes and Pods) that made the
+# emulator, not the client, the bottleneck. The index below groups the objects by
+# resource, keeps them sorted by (namespace, name) for stable paging, and indexes
+# labels and a few fields for selectors. Every write request (and every direct
+# injection) bumps a generation; the index is rebuilt lazily on the first read
+# after a write, so a read-mostly workload pays the scan once.
+INDEXED_FIELDS = {"pods": ("spec.nodeName", "metadata.namespace"), "nodes": ("metadata.name",)}
+LIST_KINDS = {"pods": "PodList", "nodes": "NodeList", "daemonsets": "DaemonSetList", "configmaps": "ConfigMapList",
+              "secrets": "SecretList", "namespaces": "NamespaceList"}
+
+
+def object_uid(plural: str, namespace: str | None, name: str) -> str:
+    """The stable uid the lab API shows for an object that was stored without one."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, "%s/%s/%s" % (plural, namespace, name)))
+
+
+def _equality_terms(selector: str | None) -> list[tuple[str, str]]:
+    """The ``key=value`` / ``key==value`` terms of a selector (the ones an index can answer)."""
+    terms = []
+    for term in filter(None, (selector or "").split(",")):
+        term = term.strip()
+        if "!=" in term or "=" not in term:
+            continue
+        key, val = term.replace("==", "=").split("=", 1)
+        terms.append((key.strip(), val.strip()))
+    return terms
+
+
+def encode_continue(key: tuple[str, str], generation: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"after": list(key), "rv": generation}).encode()).decode()
+
+
+def decode_continue(token: str) -> tuple[str, str]:
+    """The (namespace, name) a continue token resumes after; ValueError for a token we did not issue."""
+    try:
+        data = json.loads(base64.urlsafe_b64decode(token.encode()).decode())
+        after = data["after"]
+        if not (isinstance(after, list) and len(after) == 2 and all(isinstance(p, str) for p in after)):
+            raise ValueError(token)
+        return after[0], after[1]
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError, binascii.Error):
+        raise ValueError("invalid continue token %r" % token) from None
+
+
+class _ResourceIndex:
+    """The live objects of one resource: sorted keys, raw bodies, label and field postings."""
+
+    def __init__(self, plural: str):
+        self.plural = plural
+        self.raw = {}       # (namespace or "", name) -> raw dict
+        self.uids = {}      # key -> uid to show when the object has none
+        self.labels = {}    # (label, value) -> set of keys
+        self.fields = dict((f, {}) for f in INDEXED_FIELDS.get(plural, ()))
+        self.keys = []
+        self.encoded = {}   # key -> JSON bytes, filled as objects are served
+
+    def add(self, namespace, name, raw):
+        key = (namespace or "", name)
+        self.raw[key] = raw
+        self.uids[key] = object_uid(self.plural, namespace, name)
+        for label, value in (((raw.get("metadata") or {}).get("labels")) or {}).items():
+            self.labels.setdefault((label, str(value)), set()).add(key)
+        for field, postings in self.fields.items():
+            postings.setdefault(_field(raw, field), set()).add(key)
+
+    def finish(self):
+        self.keys = sorted(self.raw)
+
+    def shown(self, key):
+        """The object as served: the stored body, with a uid when it has none (a shallow copy only then)."""
+        raw = self.raw[key]
+        meta = raw.get("metadata") or {}
+        if meta.get("uid"):
+            return raw
+        shown = dict(raw)
+        shown["metadata"] = dict(meta, uid=self.uids[key])
+        return shown
+
+    def shown_json(self, key) -> bytes:
+        """``shown(key)`` as JSON, encoded once per index build (lists re-send the same objects)."""
+        data = self.encoded.get(key)
+        if data is None:
+            data = self.encoded[key] = json.dumps(self.shown(key), separators=(",", ":")).encode()
+        return data
+
+    def select(self, namespace, label_selector, field_selector):
+        """Sorted keys of the objects that match; equality terms narrow through the postings first."""
+        narrowed = None
+        for label, value in _equality_terms(label_selector):
+            hits = self.labels.get((label, value), set())
+            narrowed = hits if narrowed is None else narrowed & hits
+        for field, value in _equality_terms(field_selector):
+            if field in self.fields:
+                hits = self.fields[field].get(value, set())
+                narrowed = hits if narrowed is None else narrowed & hits
+        keys = self.keys if narrowed is None else sorted(narrowed)
+        out = []
+        for key in keys:
+            if namespace is not None and key[0] != namespace:
+                continue
+            raw = self.raw[key]
+            if (not label_selector or match_labels(raw, label_selector)) and \
+                    (not field_selector or match_fields(raw, field_selector)):
+                out.append(key)
+        return out
+
+
+class StoreIndex:
+    """A read index over kmock's object store, rebuilt on the first read after a write (``touch()``)."""
+
+    def __init__(self, objects):
+        self._objects = objects
+        self.generation = 0
+        self.builds = 0
+        self._built = -1
+        self._by_resource = {}
+
+    def touch(self):
+        self.generation += 1
+
+    def _resource(self, resource) -> _ResourceIndex | None:
+        if self._built != self.generation:
+            by_resource = {}
+            for (res, namespace, name), obj in self._objects.items():
+                if obj.deleted:
+                    continue
+                key = (res.group or "", res.version or "", res.plural or "")
+                entry = by_resource.get(key)
+                if entry is None:
+                    entry = by_resource[key] = _ResourceIndex(res.plural or "")
+                entry.add(namespace, name, obj.raw)
+            for entry in by_resource.values():
+                entry.finish()
+            self._by_resource = by_resource
+            self._built = self.generation
+            self.builds += 1
+        return self._by_resource.get((resource.group or "", resource.version or "", resource.plural or ""))
+
+    def get(self, resource, namespace, name):
+        """The object as served, or None."""
+        entry = self._resource(resource)
+        key = (namespace or "", name)
+        return entry.shown(key) if entry is not None and key in entry.raw else None
+
+    def get_json(self, resource, namespace, name) -> bytes | None:
+        """``get()`` as JSON bytes (encoded once per index build), or None."""
+        entry = self._resource(resource)
+        key = (namespace or "", name)
+        return entry.shown_json(key) if entry is not None and key in entry.raw else None
+
+    def _page(self, resource, namespace, label_selector, field_selector, limit, token):
+        entry = self._resource(resource)
+        keys = entry.select(namespace, label_selector, field_selector) if entry is not None else []
+        start = 0
+        if token:
+            start = bisect.bisect_right(keys, decode_continue(token))
+        try:
+            limit = int(limit) if limit not in (None, "") else 0
+        except ValueError:
+            raise ValueError("limit must be an integer: %r" % (limit,)) from None
+        if limit < 0:
+            raise ValueError("limit must not be negative: %s" % limit)
+        end = len(keys) if not limit else min(len(keys), start + limit)
+        meta = {"resourceVersion": str(self.generation)}
+        if end < len(keys):
+            meta["continue"] = encode_continue(keys[end - 1], self.generation)
+            meta["remainingItemCount"] = len(keys) - end
+        head = {"apiVersion": "apps/v1" if resource.group == "apps" else "v1",
+                "kind": LIST_KINDS.get(resource.plural, "List"), "metadata": meta}
+        return entry, keys[start:end], head
+
+    def list(self, resource, namespace=None, label_selector=None, field_selector=None, limit=None, token=None):
+        """A List body with ``limit``/``continue`` paging as the API server does it.
+
+        ``continue`` resumes after the last key of the previous page (the lab keeps no
+        snapshot per resourceVersion, so objects written between pages show up if they
+        sort later, and a real server would answer from its snapshot). ``remainingItemCount``
+        is set when more pages follow. ValueError for a bad ``limit`` or token.
+        """
+        entry, keys, head = self._page(resource, namespace, label_selector, field_selector, limit, token)
+        return dict(head, items=[entry.shown(key) for key in keys])
+
+    def list_json(self, resource, namespace=None, label_selector=None, field_selector=None, limit=None,
+                  token=None) -> bytes:
+        """``list()`` as JSON bytes, assembled from the objects' cached encodings."""
+        entry, keys, head = self._page(resource, namespace, label_selector, field_selector, limit, token)
+        return b"".join([json.dumps(head, separators=(",", ":")).encode()[:-1], b',"items":[',
+                         b",".join(entry.shown_json(key) for key in keys), b"]}"])
+
+
+def indexed_emulator():
+    """A kmock KubernetesEmulator whose write requests invalidate its ``index`` (a StoreIndex).
+
+    Any request other than GET/HEAD counts as a write: kmock classifies a POST to a
+    subresource (an Eviction) as no action at all, yet the handler deletes the pod.
+    """
+    import kmock  # pylint: disable=import-outside-toplevel
+
+    class IndexedEmulator(kmock.KubernetesEmulator):  # pylint: disable=too-many-ancestors
+        # Seconds every answer waits, as a remote API server's round trip would (0: answer at once;
+        # the fleet benchmark can set it). The wait is asynchronous: requests in flight overlap.
+        latency_s = 0.0
+
+        async def _handle(self, request):
+            if self.latency_s:
+                await asyncio.sleep(self.latency_s)
+            try:
+                return await super()._handle(request)
+            finally:
+                if str(getattr(request.method, "value", request.method)).upper() not in ("GET", "HEAD"):
+                    self.index.touch()
+
+    km = IndexedEmulator()
+    km.index = StoreIndex(km.objects)
+    return km
+
+
+INDEXED_READS = ("v1/pods", "v1/nodes", "apps/v1/daemonsets", "v1/configmaps")
+
+
+def install_indexed_reads(km, kubernetes_error, resources=INDEXED_READS):
+    """Serve LIST (selectors, paging) and GET-by-name of ``resources`` from ``km.index``.
+
+    One reaction for every GET, registered before the others: kmock matches each
+    request against every reaction's filters in turn, and that matching cost more
+    than the answer itself. Requests this reaction does not serve (other resources,
+    subresources such as the node proxy, watches) raise NotImplementedError, which
+    kmock takes as "not mine" and passes on to the next reaction.
+    """
+    import kmock  # pylint: disable=import-outside-toplevel
+
+    served = set()
+    for resource in resources:
+        res = kmock.resource(resource)
+        served.add((res.group or "", res.version or "", res.plural or ""))
+
+    def indexed_get(request):
+        res = request.resource
+        if res is None or request.subresource or (res.group or "", res.version or "", res.plural or "") not in served:
+            raise NotImplementedError
+        if request.action == kmock.action.LIST:
+            try:
+                body = km.index.list_json(res, request.namespace, request.params.get("labelSelector"),
+                                          request.params.get("fieldSelector"), request.params.get("limit"),
+                                          request.params.get("continue"))
+            except ValueError as exc:
+                raise kubernetes_error(status=400, reason="BadRequest", message=str(exc)) from None
+        elif request.action == kmock.action.FETCH:
+            body = km.index.get_json(res, request.namespace, request.name)
+            if body is None:
+                raise kubernetes_error(status=404, reason="NotFound", message='%s "%s" not found' % (res.plural,
+                                                                                                     request.name))
+        else:
+            raise NotImplementedError
+        return kmock.Response(status=200, headers={"Content-Type": "application/json"}, payload=body)
+
+    km["get"] << indexed_get
+
+
+def _request_tuple(request) -> tuple:
+    """(METHOD, path, query dict) of a kmock request."""
+    method = request.method.value if hasattr(request.method, "value") else request.method
+    return str(method).upper(), request.url.path, dict(request.params)
+
+
+# --------------------------------------------------------------------------
 # the kmock server in a thread
 # --------------------------------------------------------------------------
 class KmockServer:
@@ -209,37 +481,14 @@ class KmockServer:
         server_kwargs = {"host": self.host}
         if self._want_port:
             server_kwargs["port"] = self._want_port
-        async with kmock.KubernetesEmulator() as km, kmock.Server(km, **server_kwargs) as srv:
+        async with indexed_emulator() as km, kmock.Server(km, **server_kwargs) as srv:
             self.km = km
             self.port = srv.port
 
-            def live(resource, namespace=None):
-                out = []
-                for (res, ns, dummy), obj in km.objects.items():
-                    if res == resource and not obj.deleted and (namespace is None or ns == namespace):
-                        raw = dict(obj.raw)
-                        meta = dict(raw.get("metadata") or {})
-                        meta.setdefault("uid", str(uuid.uuid5(uuid.NAMESPACE_URL, "%s/%s/%s" % (
-                            resource.plural, ns, meta.get("name")))))
-                        raw["metadata"] = meta
-                        out.append(raw)
-                return out
-
             def get_one(resource, namespace, name):
-                found = [o for o in live(kmock.resource(resource), namespace) if o["metadata"].get("name") == name]
-                return found[0] if found else None
+                return km.index.get(kmock.resource(resource), namespace, name)
 
-            def lister(kind):
-                def _list(request):
-                    items = [obj for obj in live(request.resource, request.namespace)
-                             if match_fields(obj, request.params.get("fieldSelector"))
-                             and match_labels(obj, request.params.get("labelSelector"))]
-                    return {"apiVersion": "v1", "kind": kind, "metadata": {"resourceVersion": "1"},
-                            "items": items}
-                return _list
-
-            km[kmock.action.LIST, kmock.resource("v1/pods")] << lister("PodList")
-            km[kmock.action.LIST, kmock.resource("v1/nodes")] << lister("NodeList")
+            install_indexed_reads(km, KubernetesError)
 
             def evict(request):
                 ref = "%s/%s" % (request.namespace, request.name)
@@ -274,15 +523,6 @@ class KmockServer:
 
             km["get", kmock.resource("v1/nodes"), kmock.subresource("proxy/configz")] << configz
 
-            def fetch_pod(request):
-                found = [p for p in live(request.resource, request.namespace)
-                         if p["metadata"].get("name") == request.name]
-                if not found:
-                    raise KubernetesError(status=404, reason="NotFound", message='pods "%s" not found' % request.name)
-                return found[0]
-
-            km[kmock.action.FETCH, kmock.resource("v1/pods"), kmock.subresource(None)] << fetch_pod
-
             self._ready.set()
             await self._stop.wait()
 
@@ -293,7 +533,41 @@ class KmockServer:
 
         def put():
             self.km.objects[(kmock.resource(resource), namespace, body["metadata"]["name"])] = body
+            self.km.index.touch()
         self._loop.call_soon_threadsafe(put)
+
+    def load(self, objects, timeout: float = 120) -> int:
+        """Store many objects at once and wait until they are stored: ``objects`` yields
+        (resource, namespace, body). Seeding through POST costs kmock a scan of every
+        object per create; this is how the fleet benchmark seeds thousands. Returns the count."""
+        import kmock  # pylint: disable=import-outside-toplevel
+
+        objects = list(objects)
+
+        async def put():
+            for resource, namespace, body in objects:
+                self.km.objects[(kmock.resource(resource), namespace, body["metadata"]["name"])] = body
+            self.km.index.touch()
+        asyncio.run_coroutine_threadsafe(put(), self._loop).result(timeout)
+        return len(objects)
+
+    def drain_requests(self, keep: int = 64, timeout: float = 10) -> list:
+        """(method, path, query) of the logged requests but the newest ``keep``, removed from kmock's log.
+
+        kmock matches each new request against its whole log, so a request costs time
+        in proportion to the requests before it; a long run (the fleet benchmark's
+        thousands of requests) drains the log as it goes and counts what it took plus
+        what ``requests()`` still shows. kmock finds a request's reaction through the log,
+        so the newest entries (requests still being answered) must stay: ``keep`` must
+        exceed the requests in flight at once.
+        """
+        async def take():
+            log = self.km._requests  # pylint: disable=protected-access
+            count = max(0, len(log) - keep)
+            taken = [_request_tuple(r) for r in log[:count]]
+            del log[:count]
+            return taken
+        return asyncio.run_coroutine_threadsafe(take(), self._loop).result(timeout)
 
     def trim_request_log(self, keep: int = 200) -> None:
         """kmock keeps every request for assertions; a long-running lab server drops the old ones."""
@@ -307,8 +581,7 @@ class KmockServer:
 
     def requests(self):
         """(method, path, query) of every request served so far."""
-        return [(str(r.method.value if hasattr(r.method, "value") else r.method).upper(), r.url.path,
-                 dict(r.params)) for r in list(self.km._requests)]  # pylint: disable=protected-access
+        return [_request_tuple(r) for r in list(self.km._requests)]  # pylint: disable=protected-access
 
 
 def write_kubeconfig(path, server, token, context="kmock", extra_wrong_context=False):

@@ -411,6 +411,53 @@ class KubeApi(object):
         return 200
 
 
+    # paged lists (the fleet audit) -------------------------------------------
+    def list_paged(self, what, path, label_selector=None, field_selector=None, limit=500):
+        """Every item of a LIST, fetched in pages of ``limit`` by following ``metadata.continue``.
+
+        Returns ``(items, pages)``: the items of all pages, in the server's order, and how
+        many requests that took. When a continue token has expired (410 Gone, as
+        etcd compaction causes) the list starts again from the first page, once; a
+        second expiry is an error. A server that hands back the same token twice, or
+        a page that is not a List, is an error rather than an endless loop.
+        """
+        if int(limit) < 1:
+            raise KubeError("%s: the page size must be at least 1, not %s" % (what, limit))
+        restarted = False
+        items, pages, token, seen = [], 0, None, set()
+        while True:
+            query = {"limit": int(limit)}
+            if label_selector:
+                query["labelSelector"] = label_selector
+            if field_selector:
+                query["fieldSelector"] = field_selector
+            if token:
+                query["continue"] = token
+            try:
+                page = self.request("%s (page %d)" % (what, pages + 1), "GET", path, query=query)
+            except KubeError as exc:
+                pages += 1
+                if exc.status == 410 and token and not restarted:
+                    restarted = True
+                    items, token, seen = [], None, set()
+                    continue
+                raise
+            pages += 1
+            if not isinstance(page, dict) or not isinstance(page.get("items", []), list):
+                raise KubeError("%s: page %d is not a List" % (what, pages))
+            items.extend(page.get("items") or [])
+            token = (page.get("metadata") or {}).get("continue")
+            if not token:
+                return items, pages
+            if token in seen:
+                raise KubeError("%s: the API server repeated continue token %s (page %d)" % (what, token[:16], pages))
+            seen.add(token)
+
+    def get_daemonset(self, namespace, name):
+        """The DaemonSet as a dict, or None if it does not exist."""
+        path = "/apis/apps/v1/namespaces/%s/daemonsets/%s" % (quote(namespace, safe=""), quote(name, safe=""))
+        return self._get_or_none("GET daemonset %s/%s" % (namespace, name), path)
+
 def _labels_match(labels, selector):
     for term in (selector or "").split(","):
         term = term.strip()

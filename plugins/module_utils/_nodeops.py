@@ -156,6 +156,40 @@ def label_taint_change(node, labels, taints, state="present"):
     }
 
 
+def normalise_annotations(annotations):
+    """Annotation values as the API stores them: strings (YAML true -> "true"); None stays None (remove)."""
+    out = {}
+    for key, value in (annotations or {}).items():
+        if isinstance(value, bool):
+            value = "true" if value else "false"
+        out[str(key)] = None if value is None else str(value)
+    return out
+
+
+def annotation_change(node, annotations, state="present"):
+    """What node_label must do to the Node's annotations.
+
+    present: each annotation is set to its value, and one whose value is None is
+    removed; absent: each named annotation is removed, whatever its value. Returns
+    ``{changed, patch, before, after}``: ``patch`` is the ``metadata.annotations``
+    map of a merge patch (None deletes), or None when nothing changes.
+    """
+    if state not in ("present", "absent"):
+        raise NodeOpsError("state must be present or absent, not %r" % (state,))
+    annotations = normalise_annotations(annotations)
+    before = dict(((node.get("metadata") or {}).get("annotations")) or {})
+    if state == "present":
+        after, patch = desired_labels(before, dict((k, v) for k, v in annotations.items() if v is not None),
+                                      "present")
+        removed = [k for k, v in annotations.items() if v is None]
+    else:
+        after, patch = dict(before), {}
+        removed = list(annotations)
+    after, gone = desired_labels(after, dict.fromkeys(removed), "absent")
+    patch.update(gone)
+    return {"changed": before != after, "patch": patch or None, "before": before, "after": after}
+
+
 # --------------------------------------------------------------------------
 # cordon / drain
 # --------------------------------------------------------------------------

@@ -35,6 +35,7 @@ from ansible_collections.quantbot.hft.plugins.module_utils._cmdline import (
     tokens,
 )
 from ansible_collections.quantbot.hft.plugins.module_utils._grub import trial_outcome
+from ansible_collections.quantbot.hft.plugins.module_utils._nodeops import is_cordoned, node_ready
 from ansible_collections.quantbot.hft.plugins.module_utils._ptp import PtpError, judge
 from ansible_collections.quantbot.hft.plugins.module_utils._topology import (
     TopologyError,
@@ -64,9 +65,12 @@ def parse_quantity(value):
     if isinstance(value, bool) or value is None:
         raise ValidateError("not a Kubernetes quantity: %r" % (value,))
     try:
-        return k8s_parse_quantity(value)
+        number = k8s_parse_quantity(value)
     except (ValueError, TypeError, ArithmeticError):
         raise ValidateError("not a Kubernetes quantity: %r" % (value,))
+    if not number.is_finite():  # the client's parser takes NaN and Infinity, which no API server does
+        raise ValidateError("not a Kubernetes quantity: %r" % (value,))
+    return number
 
 
 def record(check, ok, expected, actual, hint=""):
@@ -125,7 +129,11 @@ def is_ptp_pod(pod, namespace, daemonset):
 
 
 def check_ptp_pod(pods, namespace, daemonset):
-    ptp = [p for p in pods if is_ptp_pod(p, namespace, daemonset)]
+    return ptp_pod_record([p for p in pods if is_ptp_pod(p, namespace, daemonset)], namespace, daemonset)
+
+
+def ptp_pod_record(ptp, namespace, daemonset):
+    """The ptp_pod record from the node's PTP DaemonSet pods (however they were recognised)."""
     running = [p for p in ptp if (p.get("status") or {}).get("phase") == "Running"]
     if running:
         actual = "%s Running" % pod_name(running[0])
@@ -139,11 +147,16 @@ def check_ptp_pod(pods, namespace, daemonset):
                   "(kubectl -n %s describe ds %s)" % (daemonset, namespace, daemonset))
 
 
+def allocatable_quantity(node, resource):
+    """(Decimal, raw value or None) of the node's allocatable ``resource``; absent counts as 0."""
+    have_raw = ((node.get("status") or {}).get("allocatable") or {}).get(resource)
+    have = _quantity(have_raw) if have_raw not in (None, "") else Decimal(0)
+    return have, (have_raw if have_raw not in (None, "") else None)
+
+
 def check_allocatable(node, resource, request, check):
-    alloc = ((node.get("status") or {}).get("allocatable") or {})
     want = parse_quantity(request)
-    have_raw = alloc.get(resource)
-    have = parse_quantity(have_raw) if have_raw not in (None, "") else Decimal(0)
+    have, have_raw = allocatable_quantity(node, resource)
     hints = {
         "hugepages_allocatable": "reserve HugePages at boot (quantbot.hft hugepages role) and restart kubelet "
                                  "so it re-reads them",
@@ -151,8 +164,217 @@ def check_allocatable(node, resource, request, check):
                                 "config names %s" % resource,
     }
     return record(check, have >= want, "%s >= %s" % (resource, request),
-                  "%s = %s" % (resource, have_raw if have_raw not in (None, "") else "absent"),
+                  "%s = %s" % (resource, have_raw if have_raw is not None else "absent"),
                   hints.get(check, "raise the node's allocatable %s" % resource))
+
+
+# --------------------------------------------------------------------------
+# node-wide API checks (the fleet audit; node_validate may call them too)
+# --------------------------------------------------------------------------
+# The options of the checks that node_validate and fleet_audit share (documented
+# by the quantbot.hft.hft_checks doc fragment), with the runbook's defaults.
+CHECK_ARG_SPEC = dict(
+    label_key=dict(type="str", default="quantbot.io/hft", no_log=False),
+    label_value=dict(type="str", default="true"),
+    ptp_namespace=dict(type="str", default="alphaswarm-bots"),
+    ptp_daemonset=dict(type="str", default="quantbot-ptp"),
+    hugepages_resource=dict(type="str", default="hugepages-2Mi"),
+    hugepages_request=dict(type="str", default="1Gi"),
+    vf_resource=dict(type="str", default="openshift.io/quantbot_hft_vf"),
+    vf_request=dict(type="int", default=1),
+    cpu_manager_policy=dict(type="str", default="static"),
+    topology_manager_policy=dict(type="str", default="single-numa-node"),
+    bot_namespace=dict(type="str", default="alphaswarm-bots"),
+    bot_selector=dict(type="dict", default={}),
+)
+GATE_TAINT_KEY = "quantbot.io/hft-unverified"
+TERMINAL_PHASES = ("Succeeded", "Failed")
+_BINARY_STEPS = (("Ei", 2 ** 60), ("Pi", 2 ** 50), ("Ti", 2 ** 40), ("Gi", 2 ** 30), ("Mi", 2 ** 20), ("Ki", 2 ** 10))
+
+
+def format_quantity(value):
+    """A Decimal as a short Kubernetes quantity: the largest exact binary suffix, else plain."""
+    if value == value.to_integral_value():
+        number = int(value)
+        for suffix, size in _BINARY_STEPS:
+            if number and abs(number) >= size and number % size == 0:
+                return "%d%s" % (number // size, suffix)
+        return str(number)
+    return str(value.normalize())
+
+
+def taint_text(taint):
+    value = taint.get("value")
+    return "%s%s:%s" % (taint.get("key"), "=%s" % value if value not in (None, "") else "", taint.get("effect"))
+
+
+def _taints(node):
+    return list((node.get("spec") or {}).get("taints") or [])
+
+
+def check_node_ready(node):
+    ready, reason = node_ready(node)
+    status = "Unknown"
+    for cond in (node.get("status") or {}).get("conditions") or []:
+        if cond.get("type") == "Ready":
+            status = cond.get("status") or "Unknown"
+    return record("node_ready", ready, "Ready=True",
+                  "Ready=%s%s" % (status, " (%s)" % reason if reason else ""),
+                  "the kubelet of %s is not posting Ready: check kubelet (systemctl status kubelet; journalctl -u "
+                  "kubelet) and the node's network to the API server" % _meta(node).get("name"))
+
+
+def check_node_schedulable(node):
+    cordoned = is_cordoned(node)
+    return record("node_schedulable", not cordoned, "schedulable (spec.unschedulable unset)",
+                  "cordoned (spec.unschedulable: true)" if cordoned else "schedulable",
+                  "the node is cordoned: once it is fit, uncordon it (quantbot.hft.node_drain state=uncordoned, "
+                  "or kubectl uncordon %s)" % _meta(node).get("name"))
+
+
+def check_taint(node, key, value, effect):
+    """The HFT taint (runbook step 1) is on the node, with its value and effect."""
+    want = {"key": key, "value": value, "effect": effect}
+    have = [t for t in _taints(node) if t.get("key") == key]
+    ok = any(t.get("effect") == effect and (t.get("value") or "") == (value or "") for t in have)
+    actual = ", ".join(taint_text(t) for t in have) if have else "no %s taint" % key
+    return record("taint", ok, taint_text(want), actual,
+                  "run quantbot.hft.node_label (kubectl taint nodes %s %s)" % (
+                      _meta(node).get("name"), taint_text(want)))
+
+
+def check_gate(node, key=GATE_TAINT_KEY):
+    """The node carries no gate taint: it passed validation since it was gated."""
+    gated = [t for t in _taints(node) if t.get("key") == key]
+    return record("gate", not gated, "no %s taint" % key,
+                  ", ".join(taint_text(t) for t in gated) if gated else "no %s taint" % key,
+                  "the node is gated until a validation passes: run playbooks/validate.yml for %s, which lifts the "
+                  "gate on valid: true" % _meta(node).get("name"))
+
+
+def selector_matches(selector, labels):
+    """A metav1.LabelSelector (matchLabels, matchExpressions) against labels. An empty or missing
+    selector matches nothing here: a DaemonSet always has one, and matching every pod would be wrong."""
+    selector = selector or {}
+    match_labels = selector.get("matchLabels") or {}
+    expressions = selector.get("matchExpressions") or []
+    if not match_labels and not expressions:
+        return False
+    labels = labels or {}
+    if any(labels.get(k) != str(v) for k, v in match_labels.items()):
+        return False
+    for expr in expressions:
+        key, operator, values = expr.get("key"), expr.get("operator"), [str(v) for v in expr.get("values") or []]
+        if operator == "In" and labels.get(key) not in values:
+            return False
+        if operator == "NotIn" and key in labels and labels[key] in values:
+            return False
+        if operator == "Exists" and key not in labels:
+            return False
+        if operator == "DoesNotExist" and key in labels:
+            return False
+        if operator not in ("In", "NotIn", "Exists", "DoesNotExist"):
+            raise ValidateError("label selector operator %r is not one of In, NotIn, Exists, DoesNotExist"
+                                % (operator,))
+    return True
+
+
+def is_daemonset_pod(pod, daemonset):
+    """The pod belongs to this DaemonSet object: its controller reference names it (by uid when both
+    carry one), or it has no controller and matches the DaemonSet's selector (the DaemonSet would adopt it)."""
+    ds_meta = _meta(daemonset)
+    if _meta(pod).get("namespace") != ds_meta.get("namespace"):
+        return False
+    refs = _meta(pod).get("ownerReferences") or []
+    controller = [r for r in refs if r.get("controller")]
+    for ref in controller:
+        if ref.get("kind") != "DaemonSet":
+            return False
+        if ref.get("uid") and ds_meta.get("uid"):
+            return ref["uid"] == ds_meta["uid"]
+        return ref.get("name") == ds_meta.get("name")
+    return selector_matches((daemonset.get("spec") or {}).get("selector"), _meta(pod).get("labels"))
+
+
+def pod_is_terminal(pod):
+    return (pod.get("status") or {}).get("phase") in TERMINAL_PHASES
+
+
+_QUANTITIES = {}
+
+
+def _quantity(value):
+    """parse_quantity, remembered per distinct text (a fleet repeats a handful of values thousands of times)."""
+    try:
+        return _QUANTITIES[value]
+    except KeyError:
+        parsed = _QUANTITIES[value] = parse_quantity(value)
+        return parsed
+    except TypeError:  # not hashable: let parse_quantity say why
+        return parse_quantity(value)
+
+
+def _container_request(container, resource):
+    """The container's request of ``resource``; the API server defaults a missing request to the limit."""
+    res = container.get("resources") or {}
+    value = (res.get("requests") or {}).get(resource)
+    if value in (None, ""):
+        value = (res.get("limits") or {}).get(resource)
+    return _quantity(value) if value not in (None, "") else 0
+
+
+def pod_request(pod, resource):
+    """What the scheduler counts for a pod's ``resource`` (requests default to limits), a Decimal.
+
+    max(app containers + sidecars, each regular init container + the sidecars started
+    before it) + the pod's overhead. Sidecars are init containers with restartPolicy Always.
+    """
+    spec = pod.get("spec") or {}
+    total = Decimal(0)
+    for container in spec.get("containers") or []:
+        total += _container_request(container, resource)
+    sidecars = Decimal(0)
+    init_peak = Decimal(0)
+    for container in spec.get("initContainers") or []:
+        if container.get("restartPolicy") == "Always":
+            sidecars += _container_request(container, resource)
+        else:
+            init_peak = max(init_peak, sidecars + _container_request(container, resource))
+    overhead = (spec.get("overhead") or {}).get(resource)
+    return max(total + sidecars, init_peak) + (_quantity(overhead) if overhead not in (None, "") else 0)
+
+
+def check_free_capacity(node, pods, resource, request, check):
+    """Allocatable ``resource`` minus what every non-terminal pod on the node requests covers ``request``.
+
+    ``actual`` holds allocatable, requested and free; when the check fails, also the pods
+    that hold the resource (``namespace/name quantity``).
+    """
+    want = _quantity(request)
+    have, have_raw = allocatable_quantity(node, resource)
+    used = Decimal(0)
+    users = []
+    for pod in pods:
+        if pod_is_terminal(pod):
+            continue
+        amount = pod_request(pod, resource)
+        if amount:
+            used += amount
+            users.append((pod, amount))
+    free = have - used
+    ok = free >= want
+    actual = {"allocatable": have_raw if have_raw is not None else "absent",
+              "requested": format_quantity(used), "free": format_quantity(free)}
+    if not ok:
+        actual["pods"] = ["%s %s" % (pod_name(pod), format_quantity(amount)) for pod, amount in users]
+    hints = {
+        "hugepages_free": "the node's free %s does not cover a bot: free HugePages by moving pods, or reserve more "
+                          "at boot (quantbot.hft hugepages role, then restart kubelet)" % resource,
+        "vf_free": "every %s VF of the node is taken: move a pod or create more VFs (sriov role) and check the "
+                   "SR-IOV device plugin's resource config" % resource,
+    }
+    return record(check, ok, "free %s >= %s" % (resource, request), actual,
+                  hints.get(check, "free or add %s on the node" % resource))
 
 
 # --------------------------------------------------------------------------

@@ -9,7 +9,7 @@ __metaclass__ = type
 
 DOCUMENTATION = r"""
 module: node_label
-short_description: Set or remove the HFT labels and taints of a Kubernetes Node
+short_description: Set or remove the HFT labels, taints and annotations of a Kubernetes Node
 version_added: 0.1.0
 description:
   - Puts a Node into the HFT pool as step 1 of the onboarding runbook does with
@@ -19,7 +19,16 @@ description:
     module computes the Node's complete new taint list and sends it whole, conditional on the Node's C(resourceVersion),
     so that a concurrent taint change makes the write fail (and the module recompute, up to 3 times) instead of being
     lost.
-  - Other labels and taints of the Node are left as they are.
+  - O(annotations) sets or removes annotations in the same patch, for example the host-validation verdict
+    (C(quantbot.io/hft-validated-at), C(quantbot.io/hft-valid), C(quantbot.io/hft-failed-checks),
+    C(quantbot.io/hft-plan)) that the C(quantbot.hft.validation_annotations) filter builds and
+    M(quantbot.hft.fleet_audit) judges.
+  - Other labels, taints and annotations of the Node are left as they are.
+  - Label keys and values, taint keys, values and effects, and annotation keys that the Kubernetes API would reject
+    (a key prefix that is not a DNS subdomain of at most 253 characters, a name part or value over 63 characters or
+    with characters outside C([A-Za-z0-9._-]) or not starting and ending alphanumeric, a kubectl-style
+    C(key=value:Effect) given as a taint key) are refused before any API request, also in check mode, with a message
+    that names the value.
 author:
   - quantbot.hft maintainers (@quantbot)
 extends_documentation_fragment:
@@ -34,7 +43,8 @@ attributes:
   diff_mode:
     support: full
     details:
-      - Before and after hold the Node's complete labels and taints.
+      - Before and after hold the Node's complete labels and taints, and its annotations when O(annotations) is
+        given.
   platform:
     platforms: posix
     details:
@@ -71,8 +81,15 @@ options:
         type: str
         choices: [NoSchedule, PreferNoSchedule, NoExecute]
         default: NoSchedule
+  annotations:
+    description:
+      - Annotations to set (O(state=present)); an annotation whose value is V(null) is removed.
+      - With O(state=absent) the annotations named here are removed, whatever their values.
+      - Values are strings; YAML booleans become V(true)/V(false). Without this option the Node's annotations are not
+        touched.
+    type: dict
   state:
-    description: V(present) sets the labels and taints, V(absent) removes them.
+    description: V(present) sets the labels, taints and annotations, V(absent) removes them.
     type: str
     choices: [present, absent]
     default: present
@@ -100,6 +117,21 @@ EXAMPLES = r"""
     taints: []
     context: prod-admin
 
+- name: Record a host validation on the Node (what playbooks/validate.yml writes)
+  quantbot.hft.node_label:
+    node_name: hft-node-07
+    labels: {}
+    taints: []
+    annotations: "{{ hft_validation | quantbot.hft.validation_annotations(hft_plan) }}"
+
+- name: Remove one annotation, keep the labels and taints as they are
+  quantbot.hft.node_label:
+    node_name: hft-node-07
+    labels: {}
+    taints: []
+    annotations:
+      quantbot.io/hft-failed-checks: null
+
 - name: Take the node out of the HFT pool (runbook rollback, after quantbot.hft.node_drain)
   quantbot.hft.node_label:
     node_name: hft-node-07
@@ -118,6 +150,12 @@ taints:
   type: list
   elements: dict
   sample: [{"key": "quantbot.io/hft", "value": "true", "effect": "NoSchedule"}]
+annotations:
+  description: The Node's annotations after the change (as they would be in check mode).
+  returned: when O(annotations) is given
+  type: dict
+  sample: {"quantbot.io/hft-valid": "true", "quantbot.io/hft-validated-at": "2026-12-01T09:30:00Z",
+           "quantbot.io/hft-failed-checks": "", "quantbot.io/hft-plan": "3f9a1c2b7d4e"}
 patch:
   description: The patch body sent to the API (or that would be sent in check mode); V(null) when nothing changes.
   returned: success
@@ -125,7 +163,7 @@ patch:
   sample: {"metadata": {"labels": {"quantbot.io/hft": "true"}},
            "spec": {"taints": [{"key": "quantbot.io/hft", "value": "true", "effect": "NoSchedule"}]}}
 diff:
-  description: Complete labels and taints before and after.
+  description: Complete labels and taints (and annotations, when O(annotations) is given) before and after.
   returned: when diff mode is on
   type: dict
   sample: {"before": {"labels": {}, "taints": []},
@@ -135,6 +173,12 @@ diff:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
+from ansible_collections.quantbot.hft.plugins.module_utils._k8snames import (
+    K8sNameError,
+    check_annotations,
+    check_labels,
+    check_taints,
+)
 from ansible_collections.quantbot.hft.plugins.module_utils._kube import (
     HAS_KUBERNETES,
     KUBE_AUTH_ARG_SPEC,
@@ -150,7 +194,10 @@ from ansible_collections.quantbot.hft.plugins.module_utils._nodeops import (
     DEFAULT_TAINTS,
     TAINT_EFFECTS,
     NodeOpsError,
+    annotation_change,
     label_taint_change,
+    normalise_annotations,
+    normalise_labels,
 )
 
 # A conditional write that lost a race (409) is recomputed and retried this often.
@@ -165,10 +212,39 @@ def argument_spec():
                     options=dict(key=dict(type="str", required=True, no_log=False),
                                  value=dict(type="str"),
                                  effect=dict(type="str", choices=list(TAINT_EFFECTS), default="NoSchedule"))),
+        annotations=dict(type="dict"),
         state=dict(type="str", choices=["present", "absent"], default="present"),
     )
     spec.update(KUBE_AUTH_ARG_SPEC)
     return spec
+
+
+def check_input(params):
+    """Refuse what the API would reject, before any request (check mode too). With state=absent
+    only the keys matter (values are ignored there), so only the keys are checked."""
+    present = params["state"] == "present"
+    labels = normalise_labels(params["labels"])
+    check_labels(labels if present else dict.fromkeys(labels))
+    check_taints(params["taints"] if present else [dict(t, value=None) for t in params["taints"]])
+    if params["annotations"] is not None:
+        notes = normalise_annotations(params["annotations"])
+        check_annotations(notes if present else dict.fromkeys(notes))
+
+
+def compute(node, params):
+    """The change for this Node: label_taint_change, with the annotations merged in when given."""
+    change = label_taint_change(node, params["labels"], params["taints"], params["state"])
+    if params["annotations"] is None:
+        return change
+    notes = annotation_change(node, params["annotations"], params["state"])
+    if notes["patch"]:
+        patch = change["patch"] or {}
+        patch.setdefault("metadata", {})["annotations"] = notes["patch"]
+        change["patch"] = patch
+    change["before"]["annotations"] = notes["before"]
+    change["after"]["annotations"] = notes["after"]
+    change["changed"] = change["changed"] or notes["changed"]
+    return change
 
 
 def run(module, api):
@@ -178,7 +254,7 @@ def run(module, api):
         node = api.get_node(name)
         if node is None:
             raise KubeError("Node %s does not exist" % name, status=404)
-        change = label_taint_change(node, params["labels"], params["taints"], params["state"])
+        change = compute(node, params)
         if not change["changed"] or module.check_mode:
             return change
         try:
@@ -198,9 +274,10 @@ def main():
     if not HAS_KUBERNETES:
         module.fail_json(msg=missing_required_lib("kubernetes"), exception=KUBERNETES_IMPORT_ERROR)
     try:
+        check_input(module.params)
         api = KubeApi(get_api_client(auth_params(module.params)), timeout=module.params["api_timeout"])
         change = run(module, api)
-    except (KubeError, NodeOpsError) as exc:
+    except (KubeError, NodeOpsError, K8sNameError) as exc:
         module.fail_json(msg=str(exc))
     result = dict(
         changed=change["changed"],
@@ -208,6 +285,8 @@ def main():
         taints=change["after"]["taints"],
         patch=change["patch"],
     )
+    if module.params["annotations"] is not None:
+        result["annotations"] = change["after"]["annotations"]
     if module._diff:
         result["diff"] = dict(before=change["before"], after=change["after"])
     module.exit_json(**result)

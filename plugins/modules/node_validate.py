@@ -36,6 +36,7 @@ author:
   - quantbot.hft maintainers (@quantbot)
 extends_documentation_fragment:
   - quantbot.hft.kube
+  - quantbot.hft.hft_checks
   - quantbot.hft.attributes
   - quantbot.hft.attributes.info_module
   - quantbot.hft.attributes.platform
@@ -56,54 +57,6 @@ options:
         C(reserved_cpus), C(hft_numa_node) and C(hugepages).
       - Without it the plan-based host checks are skipped and listed in RV(skipped_checks).
     type: dict
-  label_key:
-    description: The HFT pool label.
-    type: str
-    default: quantbot.io/hft
-  label_value:
-    description: Value of O(label_key).
-    type: str
-    default: "true"
-  ptp_namespace:
-    description: Namespace of the PTP DaemonSet.
-    type: str
-    default: alphaswarm-bots
-  ptp_daemonset:
-    description: Name of the PTP DaemonSet; its pods are C(<name>-<id>).
-    type: str
-    default: quantbot-ptp
-  hugepages_resource:
-    description: Node resource name of the HugePages the bots request.
-    type: str
-    default: hugepages-2Mi
-  hugepages_request:
-    description: The bot's HugePages request, a Kubernetes quantity.
-    type: str
-    default: 1Gi
-  vf_resource:
-    description: Node resource name of the SR-IOV VFs (the SR-IOV device plugin's resource).
-    type: str
-    default: openshift.io/quantbot_hft_vf
-  vf_request:
-    description: The bot's VF request.
-    type: int
-    default: 1
-  cpu_manager_policy:
-    description: Expected kubelet C(cpuManagerPolicy).
-    type: str
-    default: static
-  topology_manager_policy:
-    description: Expected kubelet C(topologyManagerPolicy). An empty string skips that check.
-    type: str
-    default: single-numa-node
-  bot_namespace:
-    description: Namespace of the HFT bot pods. Its pods on the node that no DaemonSet owns are bots.
-    type: str
-    default: alphaswarm-bots
-  bot_selector:
-    description: Labels a pod must carry to count as a bot (in addition to O(bot_namespace)).
-    type: dict
-    default: {}
   nic:
     description: The HFT NIC (PTP/SR-IOV port), for the NUMA placement check.
     type: str
@@ -277,6 +230,7 @@ from ansible_collections.quantbot.hft.plugins.module_utils._kube import (
 from ansible_collections.quantbot.hft.plugins.module_utils._hostfacts import HostFactsError, Reader, gather
 from ansible_collections.quantbot.hft.plugins.module_utils._ptp import PtpError, parse_pmc
 from ansible_collections.quantbot.hft.plugins.module_utils._validate import (
+    CHECK_ARG_SPEC,
     ValidateError,
     record,
     run_checks,
@@ -288,27 +242,13 @@ from ansible_collections.quantbot.hft.plugins.module_utils._validate import (
 HOST_READERS = ("cmdline", "cpus", "numa", "sysctl", "nics", "tuned", "thp", "swap", "state", "boot")
 
 PMC_COMMANDS = ["GET CURRENT_DATA_SET", "GET PORT_DATA_SET"]
-OPTION_KEYS = ("label_key", "label_value", "ptp_namespace", "ptp_daemonset", "hugepages_resource",
-               "hugepages_request", "vf_resource", "vf_request", "cpu_manager_policy",
-               "topology_manager_policy", "bot_namespace", "bot_selector", "nic")
+OPTION_KEYS = tuple(CHECK_ARG_SPEC) + ("nic",)
 
 
 def argument_spec():
     spec = dict(
         node_name=dict(type="str", required=True, aliases=["name"]),
         plan=dict(type="dict"),
-        label_key=dict(type="str", default="quantbot.io/hft", no_log=False),
-        label_value=dict(type="str", default="true"),
-        ptp_namespace=dict(type="str", default="alphaswarm-bots"),
-        ptp_daemonset=dict(type="str", default="quantbot-ptp"),
-        hugepages_resource=dict(type="str", default="hugepages-2Mi"),
-        hugepages_request=dict(type="str", default="1Gi"),
-        vf_resource=dict(type="str", default="openshift.io/quantbot_hft_vf"),
-        vf_request=dict(type="int", default=1),
-        cpu_manager_policy=dict(type="str", default="static"),
-        topology_manager_policy=dict(type="str", default="single-numa-node"),
-        bot_namespace=dict(type="str", default="alphaswarm-bots"),
-        bot_selector=dict(type="dict", default={}),
         nic=dict(type="str"),
         ptp_config=dict(type="path"),
         ptp_max_offset_ns=dict(type="float", default=100.0),
@@ -322,6 +262,7 @@ def argument_spec():
         gate_taint_key=dict(type="str", default="quantbot.io/hft-unverified", no_log=False),
         fail_on_invalid=dict(type="bool", default=False),
     )
+    spec.update(CHECK_ARG_SPEC)
     spec.update(KUBE_AUTH_ARG_SPEC)
     return spec
 

@@ -81,3 +81,16 @@ def sysfs_copy(tmp_path):
 def no_cmdline(tmp_path):
     """A cmdline path that does not exist (as when planning from a captured tree)."""
     return str(tmp_path / "no-such-cmdline")
+
+
+@pytest.fixture(autouse=True)
+def _module_side_warnings():
+    """Run every test as the module side: importing controller code (a filter plugin) marks the whole
+    process as the controller (ansible.module_utils._internal.is_controller), after which a module's
+    warnings are no longer returned in its result."""
+    from ansible.module_utils import _internal
+    was = _internal.is_controller
+    _internal.is_controller = False
+    yield
+    _internal.is_controller = was
+

@@ -34,6 +34,7 @@ def _load_checker():
 checker = _load_checker()
 ONBOARD = "HFT onboard node"
 WORKFLOW = "HFT onboard and validate node"
+AUDIT = "HFT audit fleet"
 
 
 @pytest.fixture(scope="module")
@@ -62,12 +63,12 @@ def test_awx_definitions_are_consistent():
     assert problems == [], "\n".join("%s: %s: %s" % p for p in problems)
 
 
-def test_the_three_templates_and_the_workflow_are_defined(data):
+def test_the_four_templates_and_the_workflow_are_defined(data):
     names = [jt["name"] for jt in data["hft_awx_job_templates"]]
-    assert names == ["HFT onboard node", "HFT validate node", "HFT offboard node"]
+    assert names == ["HFT onboard node", "HFT validate node", "HFT offboard node", AUDIT]
     playbooks = dict((jt["name"], jt["playbook"]) for jt in data["hft_awx_job_templates"])
     assert playbooks == {"HFT onboard node": "playbooks/onboard.yml", "HFT validate node": "playbooks/validate.yml",
-                         "HFT offboard node": "playbooks/offboard.yml"}
+                         "HFT offboard node": "playbooks/offboard.yml", AUDIT: "playbooks/audit.yml"}
     workflow = next(wf for wf in data["hft_awx_workflows"] if wf["name"] == WORKFLOW)
     nodes = dict((n["identifier"], n) for n in workflow["workflow_nodes"])
     assert nodes["onboard"]["unified_job_template"]["name"] == "HFT onboard node"
@@ -87,6 +88,20 @@ SURVEYS = {
     # behind the host-side opt-in hft_offboard_host.
     "HFT offboard node": ["hft_hosts", "hft_ptp_interface", "hft_offboard_host", "hft_offboard_reboot"],
 }
+
+
+def test_the_audit_template_is_read_only_and_scheduled(data):
+    audit = template(data, AUDIT)
+    assert [q["variable"] for q in audit["survey_spec"]["spec"]] == ["hft_audit_max_age_hours", "hft_audit_configz"]
+    assert audit["job_type"] == "run" and not audit["ask_job_type_on_launch"] and not audit.get("extra_vars")
+    assert audit["credentials"] == ["HFT cluster kubeconfig"]
+    schedules = [s for s in data["hft_awx_schedules"] if s["unified_job_template"] == AUDIT]
+    assert len(schedules) == 1 and schedules[0]["enabled"] is True
+    assert "FREQ=HOURLY" in schedules[0]["rrule"]
+    # The survey, the playbook spec, the playbook and the module agree on the 24 h default.
+    assert checker.module_doc_options(REPO_ROOT, "fleet_audit")["validation_max_age_hours"]["default"] == 24
+    assert ("playbooks/audit.yml", "fleet_audit", "validation_max_age_hours", "hft_audit_max_age_hours", 24.0) in \
+        checker.module_passes(REPO_ROOT, "playbooks/audit.yml")
 
 
 @pytest.mark.parametrize("name", sorted(SURVEYS))
@@ -236,6 +251,26 @@ def _credential_undefined(data):
     template(data, ONBOARD)["credentials"] = ["HFT cluster kubeconfig (old)"]
 
 
+def _schedule_unknown_template(data):
+    data["hft_awx_schedules"][0]["unified_job_template"] = "HFT audit fleets"
+
+
+def _schedule_local_time(data):
+    data["hft_awx_schedules"][0]["rrule"] = "DTSTART:20261201T001500 RRULE:FREQ=HOURLY;INTERVAL=1"
+
+
+def _schedule_bad_freq(data):
+    data["hft_awx_schedules"][0]["rrule"] = "DTSTART:20261201T001500Z RRULE:FREQ=SECONDLY"
+
+
+def _schedule_extra_data_not_a_question(data):
+    data["hft_awx_schedules"][0]["extra_data"]["hft_audit_max_age"] = 12
+
+
+def _schedule_extra_data_wrong_type(data):
+    data["hft_awx_schedules"][0]["extra_data"]["hft_audit_max_age_hours"] = "a day"
+
+
 NEGATIVE = [
     # (mutation, kind, words the message must hold, where it is reported)
     (_missing_playbook, "missing-playbook", ["playbooks/onboard-missing.yml", "does not exist"], ["job template 'HFT onboard node'"]),
@@ -259,6 +294,13 @@ NEGATIVE = [
     (_workflow_unknown_template, "workflow", ["HFT validate nodes", "not defined"], ["workflow 'HFT onboard and validate node'"]),
     (_workflow_dangling_edge, "workflow", ["validat", "not a node"], ["workflow 'HFT onboard and validate node'"]),
     (_credential_undefined, "credential", ["HFT cluster kubeconfig (old)"], ["job template 'HFT onboard node'"]),
+    (_schedule_unknown_template, "schedule", ["HFT audit fleets", "not defined"], ["schedule 'HFT audit fleet hourly'"]),
+    (_schedule_local_time, "schedule", ["TZID or a Z"], ["schedule 'HFT audit fleet hourly'"]),
+    (_schedule_bad_freq, "schedule", ["FREQ must be one of"], ["schedule 'HFT audit fleet hourly'"]),
+    (_schedule_extra_data_not_a_question, "schedule", ["hft_audit_max_age", "not a survey question"],
+     ["schedule 'HFT audit fleet hourly'"]),
+    (_schedule_extra_data_wrong_type, "type-mismatch", ["hft_audit_max_age_hours", "float"],
+     ["schedule 'HFT audit fleet hourly'"]),
 ]
 
 
@@ -284,6 +326,8 @@ def tree(tmp_path):
     root = tmp_path / "repo"
     shutil.copytree(os.path.join(REPO_ROOT, "awx"), str(root / "awx"), ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(os.path.join(REPO_ROOT, "playbooks"), str(root / "playbooks"))
+    shutil.copytree(os.path.join(REPO_ROOT, "plugins", "modules"), str(root / "plugins" / "modules"),
+                    ignore=shutil.ignore_patterns("__pycache__"))
     os.makedirs(str(root / "plugins" / "module_utils"))
     shutil.copy(os.path.join(REPO_ROOT, checker.KUBE_UTIL), str(root / checker.KUBE_UTIL))
     for role in os.listdir(os.path.join(REPO_ROOT, "roles")):
@@ -318,10 +362,32 @@ def test_playbook_default_drift_is_reported(tree):
     assert "hft_hugepages_2m | default(1024)" in text
     plan.write_text(text.replace("hft_hugepages_2m | default(1024)", "hft_hugepages_2m | default(2048)"))
     new = _new_problems(tree)
-    # plan.yml is imported by onboard.yml and validate.yml: both entries drift.
+    # plan.yml is imported by onboard.yml and validate.yml: both entries drift, and so does the module's default.
     assert sorted((p.kind, p.where) for p in new) == [("default-mismatch", "awx/vars/playbook_argument_specs.yml onboard"),
-                                                      ("default-mismatch", "awx/vars/playbook_argument_specs.yml validate")]
-    assert all("default 2048" in p.message and "declares 1024" in p.message for p in new)
+                                                      ("default-mismatch", "awx/vars/playbook_argument_specs.yml validate"),
+                                                      ("module-default", "playbooks/plan.yml")]
+    assert all("default 2048" in p.message and "declares 1024" in p.message for p in new if p.kind == "default-mismatch")
+    assert [p.message for p in new if p.kind == "module-default"] == [
+        "passes hft_hugepages_2m to quantbot.hft.node_topology hugepages_2m with default 2048, but the module's "
+        "default is 1024"]
+
+
+def test_module_default_drift_is_reported(tree):
+    module = tree / "plugins" / "modules" / "fleet_audit.py"
+    text = module.read_text()
+    old = "  validation_max_age_hours:\n    description: Largest age of the host-validation annotation"
+    assert old in text
+    module.write_text(text.replace("    type: float\n    default: 24\n", "    type: float\n    default: 12\n", 1))
+    new = _new_problems(tree)
+    assert [(p.kind, p.where) for p in new] == [("module-default", "playbooks/audit.yml")]
+    assert "hft_audit_max_age_hours" in new[0].message and "default is 12" in new[0].message
+
+
+def test_schedule_rrule_is_parsed():
+    assert checker._rrule_problem("DTSTART;TZID=UTC:20261201T001500 RRULE:FREQ=HOURLY;INTERVAL=1") is None
+    assert checker._rrule_problem("DTSTART:20261201T001500Z RRULE:FREQ=DAILY;BYHOUR=6") is None
+    assert "does not parse" in checker._rrule_problem("DTSTART:20261201T001500Z RRULE:FREQ=DAILY;BYHOUR=xx")
+    assert "must be" in checker._rrule_problem("RRULE:FREQ=DAILY")
 
 
 def test_argspec_file_type_change_is_reported(tree):
