@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import collections
 import datetime
 import importlib.metadata
 import importlib.util
@@ -147,15 +148,44 @@ def configz_from_report(configmap: dict | None, node: dict | None, now: float | 
 # --------------------------------------------------------------------------
 # the kmock server in a thread
 # --------------------------------------------------------------------------
+# One entry per HTTP request a server instance served, in arrival order. ``user``
+# is who sent it: the name registered for its bearer token in
+# ``KmockServer.users``, "system:anonymous" without one, "unknown" for a token
+# nobody registered. The token itself is never kept.
+LoggedRequest = collections.namedtuple("LoggedRequest", "method path query user")
+
+
+def _logging_server_cls(server):
+    """An aiohttp RawTestServer class that appends each request to ``server.request_log`` before kmock sees it."""
+    from aiohttp.test_utils import RawTestServer  # pylint: disable=import-outside-toplevel
+
+    def record(raw):
+        auth = raw.headers.get("Authorization") or ""
+        token = auth[7:].strip() if auth[:7].lower() == "bearer " else None
+        user = "system:anonymous" if not token else server.users.get(token, "unknown")
+        server.request_log.append(LoggedRequest(raw.method.upper(), raw.path, dict(raw.query), user))
+
+    class LoggingServer(RawTestServer):
+        def __init__(self, handler, **kwargs):
+            async def logged(raw):
+                record(raw)
+                return await handler(raw)
+            super().__init__(logged, **kwargs)
+
+    return LoggingServer
+
+
 class KmockServer:
     """kmock KubernetesEmulator on 127.0.0.1:<port> (0: any free port), run by a background thread.
 
     ``configz``: per-node overrides of the node proxy /configz (a dict, or an int status to fail with).
     ``default_configz``: the answer for nodes without an override and without a kubelet report; None
     answers 503 as for an unreachable kubelet (the lab); the default "tests" answers a copy of ``DEFAULT_CONFIGZ``.
+    ``request_log``: every request served, as ``LoggedRequest(method, path, query, user)``; ``users`` maps
+    bearer tokens to the user names the log shows. ``log_limit`` keeps only the newest entries (None: all).
     """
 
-    def __init__(self, port: int = 0, host: str = "127.0.0.1", default_configz="tests"):
+    def __init__(self, port: int = 0, host: str = "127.0.0.1", default_configz="tests", log_limit: int | None = None):
         self.host = host
         self.port = port or None
         self._want_port = port
@@ -163,6 +193,8 @@ class KmockServer:
         self.default_configz = json.loads(json.dumps(DEFAULT_CONFIGZ)) if default_configz == "tests" else default_configz
         self.refuse_evictions = {}
         self.evictions = []
+        self.users = {}
+        self.request_log = collections.deque(maxlen=log_limit)
         self._ready = threading.Event()
         self._error = None
         self._loop = None
@@ -201,7 +233,7 @@ class KmockServer:
         from kmock._internal.k8s import KubernetesError  # pylint: disable=import-outside-toplevel
 
         self._stop = asyncio.Event()
-        server_kwargs = {"host": self.host}
+        server_kwargs = {"host": self.host, "server_cls": _logging_server_cls(self)}
         if self._want_port:
             server_kwargs["port"] = self._want_port
         async with kmock.KubernetesEmulator() as km, kmock.Server(km, **server_kwargs) as srv:
@@ -300,10 +332,9 @@ class KmockServer:
     def url(self):
         return "http://127.0.0.1:%d" % self.port
 
-    def requests(self):
-        """(method, path, query) of every request served so far."""
-        return [(str(r.method.value if hasattr(r.method, "value") else r.method).upper(), r.url.path,
-                 dict(r.params)) for r in list(self.km._requests)]  # pylint: disable=protected-access
+    def requests(self, user: str | None = None):
+        """(method, path, query) of every request served so far (only those *user* sent, when given)."""
+        return [(r.method, r.path, r.query) for r in list(self.request_log) if user is None or r.user == user]
 
 
 def write_kubeconfig(path, server, token, context="kmock", extra_wrong_context=False):
@@ -583,7 +614,7 @@ def serve(run_dir: str, port: int) -> int:
     def log(msg):
         print("[controlplane %s] %s" % (time.strftime("%H:%M:%S"), msg), flush=True)
 
-    server = KmockServer(port=port, default_configz=None).start()
+    server = KmockServer(port=port, default_configz=None, log_limit=2000).start()
     api = Api(server.url)
     ca_pem = make_lab_ca(run_dir)
     token = new_token()
