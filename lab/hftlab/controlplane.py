@@ -5,7 +5,8 @@ Nothing here is a real kube-apiserver. It is:
 * ``KmockServer``: a kmock ``KubernetesEmulator`` on 127.0.0.1 served from an
   asyncio loop in a background thread, with handlers for what our modules need
   and kmock 0.8 lacks (label/field selectors on LIST, the Eviction subresource,
-  the node proxy ``/configz``, pod uids). The integration tests
+  the node proxy ``/configz``, pod uids, Namespace objects, resource discovery
+  for kubernetes.core), and a per-instance request log. The integration tests
   (``tests/integration/kube/conftest.py``) use the same class.
 * ``Controllers``: a thread that plays the DaemonSet controller (one pod
   ``<ds>-<node>`` per Node that matches the DaemonSet's nodeSelector, removed
@@ -46,6 +47,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+import warnings
 
 from .state import LabError, load_state, proc_cmdline, read_pid, save_json, tail, tcp_open, write_pid, write_text
 
@@ -169,10 +171,71 @@ def _logging_server_cls(server):
         def __init__(self, handler, **kwargs):
             async def logged(raw):
                 record(raw)
-                return await handler(raw)
+                answer = await serve_namespaces(server.km, raw)
+                return answer if answer is not None else await handler(raw)
             super().__init__(logged, **kwargs)
 
     return LoggingServer
+
+
+# kmock 0.8 parses /api/v1/namespaces/<name> as "namespace <name>, no resource" and fails on
+# POST /api/v1/namespaces, so Namespace objects are served here, from kmock's own store
+# (the key KmockServer.inject uses), before kmock sees the request.
+NAMESPACE_PATH = re.compile(r"^/api/v1/namespaces(?:/([^/]+))?/?$")
+
+
+def _status(code: int, reason: str, message: str):
+    from aiohttp import web  # pylint: disable=import-outside-toplevel
+
+    return web.json_response({"apiVersion": "v1", "kind": "Status", "metadata": {}, "status": "Failure",
+                              "code": code, "reason": reason, "message": message}, status=code)
+
+
+async def serve_namespaces(km, raw):
+    """The answer to a Namespace request (create, list, get, patch, delete), or None for any other request."""
+    import kmock  # pylint: disable=import-outside-toplevel
+    from aiohttp import web  # pylint: disable=import-outside-toplevel
+
+    match = NAMESPACE_PATH.match(raw.path)
+    if not match or raw.query.get("watch") not in (None, "false", "0"):
+        return None
+    resource = kmock.resource("v1/namespaces")
+    name = match.group(1)
+    method = raw.method.upper()
+    if name is None:
+        if method == "GET":
+            items = [obj.raw for (res, dummy, dummy2), obj in km.objects.items() if res == resource and not obj.deleted]
+            return web.json_response({"apiVersion": "v1", "kind": "NamespaceList", "metadata": {"resourceVersion": "1"},
+                                      "items": items})
+        if method != "POST":
+            return _status(405, "MethodNotAllowed", "%s is not supported on namespaces" % method)
+        body = json.loads(await raw.read() or b"{}")
+        name = (body.get("metadata") or {}).get("name")
+        if not name:
+            return _status(422, "Invalid", "metadata.name: Required value")
+        body.setdefault("status", {"phase": "Active"})
+        key = (resource, None, name)
+        if key in km.objects and not km.objects[key].deleted:
+            return _status(409, "AlreadyExists", 'namespaces "%s" already exists' % name)
+        if key in km.objects:
+            km.objects[key].create(body)
+        else:
+            km.objects[key] = body
+        return web.json_response(km.objects[key].raw, status=201)
+    key = (resource, None, name)
+    if key not in km.objects or km.objects[key].deleted:
+        return _status(404, "NotFound", 'namespaces "%s" not found' % name)
+    obj = km.objects[key]
+    if method == "GET":
+        return web.json_response(obj.raw)
+    if method == "PATCH":
+        obj.patch(json.loads(await raw.read() or b"{}"))
+        return web.json_response(obj.raw)
+    if method == "DELETE":
+        last = obj.raw
+        obj.delete()
+        return web.json_response(last)
+    return _status(405, "MethodNotAllowed", "%s is not supported on namespaces/%s" % (method, name))
 
 
 class KmockServer:
@@ -239,6 +302,11 @@ class KmockServer:
         async with kmock.KubernetesEmulator() as km, kmock.Server(km, **server_kwargs) as srv:
             self.km = km
             self.port = srv.port
+            # kmock's bundled resource discovery (/api/v1, /apis/<group>/<version> of the core
+            # groups, rbac.authorization.k8s.io included), which kubernetes.core's client needs.
+            with warnings.catch_warnings():  # kmock 0.8 reads it with a deprecated importlib call
+                warnings.simplefilter("ignore", DeprecationWarning)
+                km.resources.load_bundled()
 
             def live(resource, namespace=None):
                 out = []
@@ -315,7 +383,7 @@ class KmockServer:
 
     # helpers -------------------------------------------------------------
     def inject(self, resource: str, namespace: str | None, body: dict) -> None:
-        """Store an object directly (kmock 0.8 cannot parse POST /api/v1/namespaces, so namespaces come this way)."""
+        """Store an object directly, without a request (it does not appear in the request log)."""
         import kmock  # pylint: disable=import-outside-toplevel
 
         def put():

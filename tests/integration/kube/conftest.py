@@ -35,6 +35,13 @@ control plane:
    kmock would return the Node object itself (it ignores the subresource).
 4. Pod reads/lists add the ``uid`` kmock leaves out, so drain can tell a
    recreated pod from the one it evicted.
+5. Namespaces (create, list, get, patch, delete): kmock 0.8 cannot parse their paths.
+6. Resource discovery (``/api/v1``, ``/apis/<group>/<version>``): kmock's bundled list,
+   which kubernetes.core's dynamic client needs (``playbooks/rbac.yml``).
+
+Every request is logged per server (``server.request_log``: method, path, query and the
+user registered for its bearer token in ``server.users``); the RBAC conformance test
+(``test_rbac_conformance.py``) judges a module's requests from it.
 
 Not filled (the modules do not depend on them): keyed strategic merge of
 lists (the modules send whole taint lists), status subresource, PUT,
