@@ -55,6 +55,8 @@ options:
       - The C(plan) returned by M(quantbot.hft.node_topology) (C(hft_plan)), with C(kernel_args), C(isolated_cpus),
         C(reserved_cpus), C(hft_numa_node) and C(hugepages).
       - Without it the plan-based host checks are skipped and listed in RV(skipped_checks).
+      - Anything else is refused before any API request, naming what was given, for example the whole registered
+        result of M(quantbot.hft.node_topology) instead of its C(plan), or a page count that is not a whole number.
     type: dict
   label_key:
     description: The HFT pool label.
@@ -85,7 +87,7 @@ options:
     type: str
     default: openshift.io/quantbot_hft_vf
   vf_request:
-    description: The bot's VF request.
+    description: The bot's VF request (0 or more).
     type: int
     default: 1
   cpu_manager_policy:
@@ -247,6 +249,8 @@ from ansible_collections.quantbot.hft.plugins.module_utils._kube import (
 from ansible_collections.quantbot.hft.plugins.module_utils._ptp import PtpError, parse_pmc
 from ansible_collections.quantbot.hft.plugins.module_utils._validate import (
     ValidateError,
+    check_plan,
+    check_requests,
     gather_host_facts,
     record,
     run_checks,
@@ -326,6 +330,8 @@ def main():
     opts["ptp_offset_threshold_ns"] = params["ptp_max_offset_ns"]
     extra = []
     try:
+        check_plan(params["plan"])
+        check_requests(params["vf_request"], params["hugepages_request"])
         api = KubeApi(get_api_client(auth_params(params)), timeout=params["api_timeout"])
         node = api.get_node(name)
         if node is None:
