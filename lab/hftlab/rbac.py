@@ -359,10 +359,11 @@ class Report:
     unused: list  # [Grant]
     wildcards: list  # [Rule]
     dangling: list  # [Binding]
+    redundant: list = dataclasses.field(default_factory=list)  # [Grant] used, but never the only one allowing
 
     @property
     def ok(self):
-        return not (self.denied or self.unused or self.wildcards or self.dangling)
+        return not (self.denied or self.unused or self.wildcards or self.dangling or self.redundant)
 
     def lines(self):
         out = []
@@ -372,6 +373,9 @@ class Report:
             out.append("DENIED %s: %s %s -> %s" % (self.user, method, shown, attrs))
         for grant in self.unused:
             out.append("UNUSED %s: %s (%s, bound by %s)" % (self.user, grant.rule, grant.rule.where, grant.binding))
+        for grant in self.redundant:
+            out.append("REDUNDANT %s: %s (%s, bound by %s): every request it allows another grant allows too" % (
+                self.user, grant.rule, grant.rule.where, grant.binding))
         for rule in self.wildcards:
             out.append("WILDCARD %s: %s (%s)" % (self.user, rule, rule.where))
         for binding in self.dangling:
@@ -388,21 +392,28 @@ def conformance(policy, user, requests):
 
     A request is denied when no rule bound to the user allows it in its scope.
     A grant (one verb x group x resource x resourceName of a rule, in the scope
-    of its binding) is unused when no request falls under it. Rules with ``*``
+    of its binding) is unused when no request falls under it, and redundant
+    when each request it allows is allowed by another grant as well (so
+    dropping any single grant denies a request). Rules with ``*``
     in verbs, groups, resources or nonResourceURLs are reported: the point is
     a list of exact grants.
     """
     denied = []
     grants = policy.grants_for(user)
     used = set()
+    needed = set()
     for request in requests:
         attrs = request_attributes(request[0], request[1], request[2] if len(request) > 2 else None)
         if not policy.allows(user, attrs):
             denied.append((request, attrs))
-        used.update(grant for grant in grants if policy.in_scope(grant.binding, attrs) and grant.rule.allows(attrs))
+        allowing = set(grant for grant in grants if policy.in_scope(grant.binding, attrs) and grant.rule.allows(attrs))
+        used.update(allowing)
+        if len(allowing) == 1:
+            needed.update(allowing)
     unused = [grant for grant in grants if grant not in used]
+    redundant = [grant for grant in grants if grant in used and grant not in needed]
     wildcards = [rule for rule, dummy in policy.rules_for(user)
                  if ALL in rule.verbs + rule.api_groups + rule.non_resource_urls
                  or any(item == ALL or item.startswith("*/") for item in rule.resources)]
     dangling = [b for b in policy.dangling() if b.applies_to(user)]
-    return Report(user, denied, unused, wildcards, dangling)
+    return Report(user, denied, unused, wildcards, dangling, redundant)

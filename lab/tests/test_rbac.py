@@ -356,3 +356,12 @@ def test_another_user_holds_nothing():
 def test_attributes_is_a_value():
     assert request_attributes("GET", "/api/v1/nodes/n1") == Attributes(
         verb="get", resource_request=True, path="/api/v1/nodes/n1", api_version="v1", resource="nodes", name="n1")
+
+
+def test_conformance_names_a_grant_another_grant_makes_unnecessary():
+    docs = POLICY_DOCS + [role("ClusterRole", "reader", [{"apiGroups": [""], "resources": ["nodes"], "verbs": ["get"]}]),
+                          binding("ClusterRoleBinding", "reader", "ClusterRole", "reader", SUBJECT)]
+    report = conformance(Policy(docs), SA, REQUESTS)
+    assert not report.denied and not report.unused and not report.ok
+    assert [g.rule.where for g in report.redundant] == ["ClusterRole onboard rule 0", "ClusterRole reader rule 0"]
+    assert all(line.startswith("REDUNDANT") for line in report.lines())

@@ -336,6 +336,11 @@ def _read_jsonl(path):
 @pytest.fixture
 def standin(kube, tmp_path):
     """A kubeadm that records its argv (``calls()``) and the JoinConfiguration files it read (``configs()``)."""
+    return make_standin(kube, tmp_path)
+
+
+def make_standin(kube, tmp_path):
+    """The ``standin`` fixture's object, for a given API (tests that make their own)."""
     path = tmp_path / "kubeadm-standin"
     path.write_text(STANDIN.format(python=sys.executable))
     path.chmod(0o755)
