@@ -27,7 +27,7 @@ NODE = "hft-node-07"
 HFT_TAINT = {"key": "quantbot.io/hft", "value": "true", "effect": "NoSchedule"}
 ALLOCATABLE = {"cpu": "8", "memory": "16Gi", "pods": "110", "hugepages-2Mi": "2Gi", "openshift.io/quantbot_hft_vf": "4"}
 
-Identity = collections.namedtuple("Identity", "manifests scenarios declared")
+Identity = collections.namedtuple("Identity", "account manifests scenarios declared")
 Declared = collections.namedtuple("Declared", "method path query why")
 
 
@@ -115,17 +115,26 @@ FLEET_AUDIT_CALLS = (
 # --------------------------------------------------------------------------
 # the identities
 # --------------------------------------------------------------------------
+ONBOARD = ("node_label_present", "node_label_absent", "node_drain_drained", "node_drain_uncordoned", "node_validate")
 IDENTITIES = {
+    # each key is one way playbooks/rbac.yml can set the account up; account: the ServiceAccount's name
     "quantbot-hft-onboard": Identity(
+        account="quantbot-hft-onboard",
         manifests=("rbac/onboard.yml",),
-        scenarios=("node_label_present", "node_label_absent", "node_drain_drained", "node_drain_uncordoned",
-                   "node_validate", "node_join_create_token"),
+        scenarios=ONBOARD,
+        declared=()),
+    "quantbot-hft-onboard with bootstrap tokens": Identity(
+        account="quantbot-hft-onboard",
+        manifests=("rbac/onboard.yml", "rbac/onboard-bootstrap-token.yml"),
+        scenarios=ONBOARD + ("node_join_create_token",),
         declared=()),
     "quantbot-hft-validate": Identity(
+        account="quantbot-hft-validate",
         manifests=("rbac/validate.yml",),
         scenarios=("node_validate",),
         declared=(VALIDATION_ANNOTATIONS,)),
     "quantbot-hft-audit": Identity(
+        account="quantbot-hft-audit",
         manifests=("rbac/audit.yml",),
         scenarios=(),
         declared=FLEET_AUDIT_CALLS),

@@ -43,7 +43,7 @@ def load_manifests(paths):
 
 
 def user_of(identity):
-    return User.service_account(NAMESPACE, identity)
+    return User.service_account(NAMESPACE, IDENTITIES[identity].account)
 
 
 class Context(object):
@@ -67,10 +67,10 @@ def run_scenario(identity, name, tmp_path):
         admin = write_kubeconfig(tmp_path / "admin-kubeconfig", server.url)
         api = Kube(admin, server=server, tmp_path=tmp_path)
         server.users[api.token] = "admin"
-        token = "token-of-%s" % identity
+        token = "token-of-%s" % IDENTITIES[identity].account
         server.users[token] = user_of(identity).name
-        mine = controlplane.write_kubeconfig(str(tmp_path / ("%s.kubeconfig" % identity)), server.url, token,
-                                             context=identity)
+        mine = controlplane.write_kubeconfig(str(tmp_path / "identity.kubeconfig"), server.url, token,
+                                             context=IDENTITIES[identity].account)
 
         def run(module, args, env=None):
             result = api.run(module, dict(args, kubeconfig=mine), env=env)
@@ -144,10 +144,10 @@ def test_every_rbac_manifest_belongs_to_a_checked_identity():
         for doc in load_manifests(spec.manifests):
             for subject in doc.get("subjects") or []:
                 assert (subject["kind"], subject["name"], subject.get("namespace")) == (
-                    "ServiceAccount", identity, NAMESPACE), "%s in %s binds %s" % (doc["metadata"]["name"],
-                                                                                  spec.manifests, subject)
+                    "ServiceAccount", spec.account, NAMESPACE), "%s in %s binds %s" % (
+                        doc["metadata"]["name"], spec.manifests, subject)
             if doc.get("kind") == "ServiceAccount":
-                assert doc["metadata"] == dict(doc["metadata"], name=identity, namespace=NAMESPACE)
+                assert doc["metadata"] == dict(doc["metadata"], name=spec.account, namespace=NAMESPACE)
 
 
 # --------------------------------------------------------------------------
@@ -179,13 +179,23 @@ def test_dropping_the_eviction_rule_names_the_eviction_call(recorded):
 
 
 def test_a_secrets_rule_in_the_wrong_namespace_names_the_token_call(recorded):
-    docs = _rule_docs("quantbot-hft-onboard")
+    variant = "quantbot-hft-onboard with bootstrap tokens"
+    docs = _rule_docs(variant)
     for doc in docs:
         if doc["metadata"]["name"] == "quantbot-hft-onboard-bootstrap-token":
             doc["metadata"]["namespace"] = "default"
-    report = conformance(Policy(docs), user_of("quantbot-hft-onboard"), requests_of(recorded, "quantbot-hft-onboard"))
+    report = conformance(Policy(docs), user_of(variant), requests_of(recorded, variant))
     assert [str(attrs) for dummy, attrs in report.denied] == ["create secrets (group core, namespace kube-system)"]
     assert [str(g.rule) for g in report.unused] == ["create secrets (group core)"]
+
+
+def test_without_the_opt_in_a_token_making_join_is_denied(recorded):
+    """rbac/onboard.yml alone does not let node_join make bootstrap tokens."""
+    report = conformance(Policy(_rule_docs("quantbot-hft-onboard")), user_of("quantbot-hft-onboard"),
+                         requests_of(recorded, "quantbot-hft-onboard with bootstrap tokens"))
+    assert [str(attrs) for dummy, attrs in report.denied] == [
+        "create secrets (group core, namespace kube-system)",
+        "get configmaps (group core, namespace kube-public, name cluster-info)"]
 
 
 def test_an_extra_rule_is_an_unused_grant(recorded):
