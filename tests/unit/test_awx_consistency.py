@@ -137,12 +137,26 @@ def test_credential_injectors_feed_the_modules_client_factory(data, tmp_path):
     assert (source, cfg.host) == ("environment kubeconfig", checker.SAMPLE_SERVER)
 
 
-def test_the_kubeconfig_credential_is_not_logged():
+def test_the_kubeconfig_credentials_are_not_logged():
     with open(os.path.join(REPO_ROOT, "awx", "configure.yml"), encoding="utf-8") as handle:
         play = yaml.safe_load(handle)[0]
     task = next(t for t in play["tasks"] if "awx.awx.credential" in t)
-    assert task["no_log"] is True
-    assert task["awx.awx.credential"]["inputs"] == {"kubeconfig": "{{ hft_awx_kubeconfig }}"}
+    assert task["no_log"] is True and task["loop"] == "{{ hft_awx_credentials }}"
+    assert task["awx.awx.credential"]["inputs"] == {"kubeconfig": "{{ lookup('ansible.builtin.vars', item.kubeconfig_var) }}"}
+
+
+def test_each_template_runs_with_the_identity_of_its_playbook(data):
+    identity = {}
+    for cred in data["hft_awx_credentials"]:
+        for playbook in cred["playbooks"]:
+            identity[playbook] = cred["identity"]
+    assert dict((jt["playbook"], identity[jt["playbook"]]) for jt in data["hft_awx_job_templates"]) == {
+        "playbooks/onboard.yml": "quantbot-hft-onboard",
+        "playbooks/validate.yml": "quantbot-hft-validate",
+        "playbooks/offboard.yml": "quantbot-hft-onboard",
+    }
+    assert sorted(c["identity"] for c in data["hft_awx_credentials"]) == [
+        "quantbot-hft-audit", "quantbot-hft-onboard", "quantbot-hft-validate"]
 
 
 def test_ee_collection_tarball_follows_galaxy_version():
@@ -236,6 +250,30 @@ def _credential_undefined(data):
     template(data, ONBOARD)["credentials"] = ["HFT cluster kubeconfig (old)"]
 
 
+def _validate_with_the_onboard_identity(data):
+    template(data, "HFT validate node")["credentials"] = ["HFT onboard kubeconfig"]
+
+
+def _two_kubeconfigs(data):
+    template(data, ONBOARD)["credentials"].append("HFT audit kubeconfig")
+
+
+def _no_kubeconfig(data):
+    template(data, ONBOARD)["credentials"] = []
+
+
+def _identity_not_in_rbac(data):
+    data["hft_awx_credentials"][2]["identity"] = "quantbot-hft-admin"
+
+
+def _credential_of_another_type(data):
+    data["hft_awx_credentials"][1]["credential_type"] = "OpenShift or Kubernetes API Bearer Token"
+
+
+def _shared_kubeconfig_var(data):
+    data["hft_awx_credentials"][1]["kubeconfig_var"] = data["hft_awx_credentials"][0]["kubeconfig_var"]
+
+
 NEGATIVE = [
     # (mutation, kind, words the message must hold, where it is reported)
     (_missing_playbook, "missing-playbook", ["playbooks/onboard-missing.yml", "does not exist"], ["job template 'HFT onboard node'"]),
@@ -259,6 +297,17 @@ NEGATIVE = [
     (_workflow_unknown_template, "workflow", ["HFT validate nodes", "not defined"], ["workflow 'HFT onboard and validate node'"]),
     (_workflow_dangling_edge, "workflow", ["validat", "not a node"], ["workflow 'HFT onboard and validate node'"]),
     (_credential_undefined, "credential", ["HFT cluster kubeconfig (old)"], ["job template 'HFT onboard node'"]),
+    (_validate_with_the_onboard_identity, "credential",
+     ["runs playbooks/validate.yml with HFT onboard kubeconfig (quantbot-hft-onboard)"], ["job template 'HFT validate node'"]),
+    # the audit credential lists no playbook yet, so the onboard template is told twice
+    (_two_kubeconfigs, "credential", ["HFT"], ["job template 'HFT onboard node'"] * 2),
+    (_no_kubeconfig, "credential", ["has 0 kubeconfig credentials (none)"], ["job template 'HFT onboard node'"]),
+    (_identity_not_in_rbac, "credential", ["identity quantbot-hft-admin is not a ServiceAccount in rbac/"],
+     ["credential 'HFT audit kubeconfig'"]),
+    (_credential_of_another_type, "credential", ["kubeconfig"],
+     ["credential 'HFT validate kubeconfig'", "job template 'HFT validate node'"]),
+    (_shared_kubeconfig_var, "credential", ["shares hft_awx_kubeconfig_onboard with HFT onboard kubeconfig"],
+     ["credential 'HFT validate kubeconfig'"]),
 ]
 
 
@@ -284,6 +333,7 @@ def tree(tmp_path):
     root = tmp_path / "repo"
     shutil.copytree(os.path.join(REPO_ROOT, "awx"), str(root / "awx"), ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(os.path.join(REPO_ROOT, "playbooks"), str(root / "playbooks"))
+    shutil.copytree(os.path.join(REPO_ROOT, "rbac"), str(root / "rbac"))
     os.makedirs(str(root / "plugins" / "module_utils"))
     shutil.copy(os.path.join(REPO_ROOT, checker.KUBE_UTIL), str(root / checker.KUBE_UTIL))
     for role in os.listdir(os.path.join(REPO_ROOT, "roles")):
@@ -308,6 +358,7 @@ def test_deleted_playbook_file_is_reported(tree):
     new = _new_problems(tree)
     assert sorted((p.where, p.kind) for p in new) == [
         ("awx/vars/playbook_argument_specs.yml onboard", "missing-playbook"),
+        ("credential 'HFT onboard kubeconfig'", "missing-playbook"),
         ("job template 'HFT onboard node'", "missing-playbook"),
     ]
 
@@ -340,3 +391,10 @@ def test_cli_exit_status(tree, capsys):
     template_file.write_text(template_file.read_text().replace("playbook: playbooks/onboard.yml", "playbook: playbooks/gone.yml"))
     assert checker.main([str(tree)]) == 1
     assert "playbooks/gone.yml does not exist" in capsys.readouterr().out
+
+
+def test_a_service_account_removed_from_rbac_is_reported(tree):
+    (tree / "rbac" / "validate.yml").unlink()
+    new = _new_problems(tree)
+    assert [(p.where, p.kind) for p in new] == [("credential 'HFT validate kubeconfig'", "credential")]
+    assert "identity quantbot-hft-validate is not a ServiceAccount in rbac/" in new[0].message
