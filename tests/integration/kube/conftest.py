@@ -51,6 +51,7 @@ the Node has one, which kmock Nodes do not).
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
@@ -96,6 +97,14 @@ except ImportError:  # a checkout without the lab installed
 KmockServer = controlplane.KmockServer
 match_fields = controlplane.match_fields
 match_labels = controlplane.match_labels
+
+
+def ansible_env(**extra):
+    """The environment for ansible-playbook from a test: the checkout as quantbot.hft, no colours."""
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO_ROOT, "ansible.cfg"), ANSIBLE_NOCOLOR="1",
+               ANSIBLE_COLLECTIONS_PATH=COLLECTIONS)
+    env.update(extra)
+    return env
 
 
 def write_kubeconfig(path, server, token=TEST_TOKEN, context="kmock"):
@@ -207,6 +216,15 @@ class Kube(object):
             self.v1.patch_namespaced_pod_status(name, namespace, {"status": {"phase": phase}},
                                                 _preload_content=False)
         return "%s/%s" % (namespace, name)
+
+    def seed_cluster_info(self, pem, server="https://10.0.0.10:6443"):
+        """kube-public/cluster-info as kubeadm writes it (the CA node_join create_token pins, the API endpoint)."""
+        if isinstance(pem, str):
+            pem = pem.encode()
+        info = ("apiVersion: v1\nkind: Config\nclusters:\n- name: \"\"\n  cluster:\n"
+                "    certificate-authority-data: %s\n    server: %s\n" % (base64.b64encode(pem).decode(), server))
+        self.v1.create_namespaced_config_map("kube-public", {"metadata": {"name": "cluster-info"},
+                                                             "data": {"kubeconfig": info}}, _preload_content=False)
 
     def cleanup(self):
         for fn in reversed(self._cleanup):

@@ -19,7 +19,6 @@ the one module it runs (seeding uses an admin token, the module the identity's).
 
 from __future__ import annotations
 
-import base64
 import collections
 
 NAMESPACE = "quantbot-hft-system"  # of the service accounts (rbac/namespace.yml)
@@ -71,12 +70,7 @@ def node_validate(api, run, ctx):
 
 def node_join_create_token(api, run, ctx):
     """node_join with create_token: the bootstrap-token Secret, cluster-info, then the wait for Ready."""
-    pem = ctx.lab_ca()
-    info = ("apiVersion: v1\nkind: Config\nclusters:\n- name: \"\"\n  cluster:\n"
-            "    certificate-authority-data: %s\n    server: https://10.0.0.10:6443\n"
-            % base64.b64encode(pem.encode()).decode())
-    api.v1.create_namespaced_config_map("kube-public", {"metadata": {"name": "cluster-info"},
-                                                        "data": {"kubeconfig": info}}, _preload_content=False)
+    api.seed_cluster_info(ctx.lab_ca())
     standin = ctx.standin()
     result = run("node_join", {"node_name": NODE, "create_token": True, "token_ttl": 600,
                                "kubeadm_path": standin.kubeadm, "kubelet_conf": standin.kubelet_conf,

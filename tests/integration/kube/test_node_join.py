@@ -146,10 +146,7 @@ def _make_ca():
 
 def test_create_token_through_the_api(kube, standin):
     pem, expected_hash = _make_ca()
-    info = "apiVersion: v1\nclusters:\n- cluster:\n    certificate-authority-data: %s\n    server: https://10.0.0.10:6443\n" \
-           "  name: \"\"\nkind: Config\n" % base64.b64encode(pem).decode()
-    kube.v1.create_namespaced_config_map("kube-public", {"metadata": {"name": "cluster-info"},
-                                                         "data": {"kubeconfig": info}}, _preload_content=False)
+    kube.seed_cluster_info(pem)
     args = _args(standin, create_token=True, token_ttl=600)
     for key in ("token", "discovery_token_ca_cert_hash", "api_server_endpoint"):
         del args[key]

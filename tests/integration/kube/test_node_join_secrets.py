@@ -22,7 +22,7 @@ import sys
 
 import pytest
 
-from conftest import COLLECTIONS, REPO_ROOT, controlplane
+from conftest import ansible_env, controlplane
 
 pytestmark = pytest.mark.kmock_only
 
@@ -108,19 +108,13 @@ def _secrets(kube):
 
 def test_no_token_in_vvv_output_nor_in_kubeadm_argv(kube, standin, tmp_path):
     pem = controlplane.make_lab_ca(str(tmp_path))
-    info = ("apiVersion: v1\nkind: Config\nclusters:\n- name: \"\"\n  cluster:\n"
-            "    certificate-authority-data: %s\n    server: https://10.0.0.10:6443\n"
-            % base64.b64encode(pem.encode()).decode())
-    kube.v1.create_namespaced_config_map("kube-public", {"metadata": {"name": "cluster-info"},
-                                                         "data": {"kubeconfig": info}}, _preload_content=False)
+    kube.seed_cluster_info(pem)
     secrets_file = tmp_path / "secrets.yml"
     secrets_file.write_text(json.dumps(dict(join_token=GIVEN_TOKEN, ca_hash=controlplane.spki_sha256(pem),
                                             kubeadm=standin.kubeadm, kubelet_conf=standin.kubelet_conf,
                                             admin_kubeconfig=kube.kubeconfig)))
     (tmp_path / "play.yml").write_text(PLAY)
-    env = dict(os.environ, **standin.env)
-    env.update(ANSIBLE_CONFIG=os.path.join(REPO_ROOT, "ansible.cfg"), ANSIBLE_NOCOLOR="1",
-               ANSIBLE_COLLECTIONS_PATH=COLLECTIONS, ANSIBLE_LOCALHOST_WARNING="0")
+    env = ansible_env(ANSIBLE_LOCALHOST_WARNING="0", **standin.env)
     proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-vvv",
                            "-i", "localhost,", "-e", "ansible_python_interpreter=%s" % sys.executable,
                            str(tmp_path / "play.yml")],

@@ -20,7 +20,7 @@ import sys
 import pytest
 import yaml
 
-from conftest import COLLECTIONS, REPO_ROOT
+from conftest import REPO_ROOT, ansible_env
 
 pytestmark = pytest.mark.kmock_only
 
@@ -46,8 +46,7 @@ def manifests(*names):
 
 def playbook(kube, *extra):
     # kubernetes.core comes from the PyPI ansible package (site-packages/ansible_collections)
-    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO_ROOT, "ansible.cfg"), ANSIBLE_NOCOLOR="1",
-               ANSIBLE_COLLECTIONS_PATH=COLLECTIONS, K8S_AUTH_KUBECONFIG=kube.kubeconfig)
+    env = ansible_env(K8S_AUTH_KUBECONFIG=kube.kubeconfig)
     proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", "localhost,",
                            os.path.join(REPO_ROOT, "playbooks", "rbac.yml")] + list(extra),
                           capture_output=True, text=True, cwd=REPO_ROOT, timeout=600, check=False, env=env)
