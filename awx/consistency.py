@@ -323,7 +323,9 @@ def rbac_service_accounts(root):
     for name in sorted(os.listdir(rbac_dir)) if os.path.isdir(rbac_dir) else []:
         if name.endswith(".yml"):
             with open(os.path.join(rbac_dir, name), encoding="utf-8") as handle:
-                for doc in yaml.safe_load_all(handle):
+                docs = list(yaml.safe_load_all(handle))
+                for doc in [i for d in docs if isinstance(d, dict) and d.get("kind") == "List" for i in d.get("items") or []] \
+                        + docs:
                     if isinstance(doc, dict) and doc.get("kind") == "ServiceAccount":
                         meta = doc.get("metadata") or {}
                         accounts[meta.get("name")] = meta.get("namespace")

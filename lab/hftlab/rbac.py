@@ -272,13 +272,24 @@ class Binding:
 Grant = collections.namedtuple("Grant", "rule binding")
 
 
+def flatten(documents):
+    """The objects of a stream of manifests, with each ``kind: ...List`` expanded into its items (as kubectl does)."""
+    out = []
+    for doc in documents:
+        if isinstance(doc, dict) and str(doc.get("kind") or "").endswith("List") and "items" in doc:
+            out.extend(flatten(doc.get("items") or []))
+        elif doc:
+            out.append(doc)
+    return out
+
+
 class Policy:
-    """The RBAC objects of a set of manifests (other kinds are ignored)."""
+    """The RBAC objects of a set of manifests (``List`` kinds expanded; other kinds are ignored)."""
 
     def __init__(self, documents):
         self.roles = {}  # (kind, namespace, name) -> [Rule]
         self.bindings = []
-        for doc in documents:
+        for doc in flatten(documents):
             if not isinstance(doc, dict):
                 continue
             kind = doc.get("kind")

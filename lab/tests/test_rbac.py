@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hftlab.rbac import Attributes, Policy, RbacError, Rule, User, conformance, request_attributes
+from hftlab.rbac import Attributes, Policy, RbacError, Rule, User, conformance, flatten, request_attributes
 
 SA = User.service_account("quantbot-hft-system", "quantbot-hft-onboard")
 RBAC = "rbac.authorization.k8s.io/v1"
@@ -281,6 +281,14 @@ def test_subjects(subject, bound_in, expected):
 def test_manifests_the_model_refuses(docs, message):
     with pytest.raises(RbacError, match=message):
         Policy(docs)
+
+
+def test_list_kinds_are_expanded():
+    docs = [{"apiVersion": "v1", "kind": "List", "items": [
+        role("ClusterRole", "r", READ_PODS),
+        {"apiVersion": "v1", "kind": "List", "items": [binding("ClusterRoleBinding", "b", "ClusterRole", "r", SUBJECT)]}]}]
+    assert can(Policy(docs), "GET", "/api/v1/namespaces/a/pods/p")
+    assert [d["kind"] for d in flatten(docs + [None])] == ["ClusterRole", "ClusterRoleBinding"]
 
 
 def test_other_kinds_are_ignored():

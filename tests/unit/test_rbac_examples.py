@@ -34,8 +34,12 @@ VALIDATE = "system:serviceaccount:quantbot-hft-system:quantbot-hft-validate"
 
 
 def load_all(name):
+    """The objects of an example file (a v1 List is expanded into its items)."""
     with open(os.path.join(EXAMPLES, name)) as handle:
-        return [doc for doc in yaml.safe_load_all(handle) if doc]
+        docs = [doc for doc in yaml.safe_load_all(handle) if doc]
+    if len(docs) == 1 and docs[0].get("kind") == "List":
+        return docs[0]["items"]
+    return docs
 
 
 @pytest.mark.parametrize("identity", IDENTITIES)

@@ -25,6 +25,7 @@ pytestmark = pytest.mark.kmock_only
 TOKEN = "abcdef.0123456789abcdef"
 CA_HASH = "sha256:" + "ab" * 32
 
+
 def _args(standin, **extra):
     args = {"node_name": "hft-node-21", "api_server_endpoint": "127.0.0.1:6443", "token": TOKEN,
             "discovery_token_ca_cert_hash": [CA_HASH], "kubeadm_path": standin.kubeadm,

@@ -127,8 +127,8 @@ def test_no_token_in_vvv_output_nor_in_kubeadm_argv(kube, standin, tmp_path):
     assert len(created) == 1
     tokens = [GIVEN_TOKEN, created[0]]
     configs = standin.configs()
-    assert [c["config"]["discovery"]["bootstrapToken"]["token"] for c in configs] == [GIVEN_TOKEN, created[0],
-                                                                                     GIVEN_TOKEN]
+    given = [c["config"]["discovery"]["bootstrapToken"]["token"] for c in configs]
+    assert given == [GIVEN_TOKEN, created[0], GIVEN_TOKEN]
     argv = json.dumps(standin.calls())
     for token in tokens:
         secret_part = token.split(".")[1]

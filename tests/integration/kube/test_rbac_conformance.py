@@ -27,7 +27,7 @@ import yaml
 from conftest import REPO_ROOT, Kube, KmockServer, controlplane, make_standin, write_kubeconfig
 from rbac_identities import IDENTITIES, NAMESPACE, SCENARIOS
 
-from hftlab.rbac import Policy, User, conformance, request_attributes
+from hftlab.rbac import Policy, Rule, User, conformance, flatten, request_attributes
 
 pytestmark = pytest.mark.kmock_only
 
@@ -35,10 +35,11 @@ ADMIN_TOKEN = "rbac-test-admin-token"  # conftest's TEST_TOKEN is the seeding cl
 
 
 def load_manifests(paths):
+    """The objects of the manifest files (List kinds expanded)."""
     docs = []
     for rel in paths:
         with open(os.path.join(REPO_ROOT, rel)) as handle:
-            docs.extend(doc for doc in yaml.safe_load_all(handle) if doc)
+            docs.extend(flatten(yaml.safe_load_all(handle)))
     return docs
 
 
@@ -126,9 +127,9 @@ def test_declared_calls_are_not_recorded_yet(recorded, identity):
             made.add((a.verb, a.api_group, a.resource, a.subresource, a.namespace))
     for declared in IDENTITIES[identity].declared:
         a = request_attributes(declared.method, declared.path, declared.query)
-        assert (a.verb, a.api_group, a.resource, a.subresource, a.namespace) not in made, (
-            "%s %s is now recorded for %s: remove it from declared (%s)" % (declared.method, declared.path,
-                                                                           identity, declared.why))
+        why = "%s %s is now recorded for %s: remove it from declared (%s)" % (
+            declared.method, declared.path, identity, declared.why)
+        assert (a.verb, a.api_group, a.resource, a.subresource, a.namespace) not in made, why
         assert declared.why
 
 
@@ -224,7 +225,6 @@ def _without_grant(docs, grant):
             where = "%s %s%s rule %d" % (doc["kind"], doc["metadata"].get("namespace", "") + "/"
                                          if doc["kind"] == "Role" else "", doc["metadata"]["name"], i)
             if where == grant.rule.where:
-                from hftlab.rbac import Rule
                 rest = [g for g in Rule.from_manifest(rule, where).grants() if g != grant.rule]
                 doc["rules"][i:i + 1] = [dict({"verbs": list(g.verbs), "apiGroups": list(g.api_groups),
                                                "resources": list(g.resources)},
@@ -242,5 +242,5 @@ def test_taking_out_any_single_grant_denies_a_call(recorded, identity):
     assert grants
     for grant in grants:
         report = conformance(Policy(_without_grant(docs, grant)), user, requests_of(recorded, identity))
-        assert report.denied, "without %s (%s) every call of %s is still allowed" % (grant.rule, grant.rule.where,
-                                                                                    identity)
+        assert report.denied, "without %s (%s) every call of %s is still allowed" % (
+            grant.rule, grant.rule.where, identity)

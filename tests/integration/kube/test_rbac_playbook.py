@@ -18,9 +18,9 @@ import subprocess
 import sys
 
 import pytest
-import yaml
 
 from conftest import REPO_ROOT, ansible_env
+from test_rbac_conformance import load_manifests
 
 pytestmark = pytest.mark.kmock_only
 
@@ -37,11 +37,7 @@ PATHS = {
 
 
 def manifests(*names):
-    docs = []
-    for name in names:
-        with open(os.path.join(REPO_ROOT, "rbac", name + ".yml")) as handle:
-            docs.extend(doc for doc in yaml.safe_load_all(handle) if doc)
-    return docs
+    return load_manifests([os.path.join("rbac", name + ".yml") for name in names])
 
 
 def playbook(kube, *extra):
@@ -96,8 +92,8 @@ def test_rbac_playbook_applies_only_what_is_asked_and_removes_it(kube):
     ({"hft_rbac_identities": ["admin"]}, "hft_rbac_identities must be a non-empty list of onboard, validate, audit"),
     ({"hft_rbac_identities": "onboard"}, "hft_rbac_identities must be a non-empty list"),
     ({"hft_rbac_state": "latest"}, "hft_rbac_state present or absent (got latest)"),
-    ({"hft_rbac_identities": ["audit"], "hft_rbac_bootstrap_tokens": True}, "hft_rbac_bootstrap_tokens needs the "
-                                                                           "onboard identity"),
+    ({"hft_rbac_identities": ["audit"], "hft_rbac_bootstrap_tokens": True},
+     "hft_rbac_bootstrap_tokens needs the onboard identity"),
 ])
 def test_bad_variables_are_refused_before_any_change(kube, extra, message):
     before = len(kube.server.requests())
