@@ -26,7 +26,11 @@ No AWX runs here, so these checks stand in for it:
 * the credential type's injectors produce what the modules read: its
   environment variables are ones ``plugins/module_utils/_kube.py`` reads,
   they point to an injected file, and that file, rendered as AWX renders it,
-  is the kubeconfig input, which the module's client factory then loads.
+  is the kubeconfig input, which the module's client factory then loads;
+* least privilege: each credential is of that type and holds the kubeconfig
+  of one ServiceAccount defined in ``rbac/``; each job template has exactly
+  one kubeconfig credential, and that credential lists the template's
+  playbook (so the validate template cannot run with the onboard identity).
 
 ``check(root)`` returns a list of ``Problem`` (empty when all is consistent).
 Run ``python awx/consistency.py [ROOT]`` to print them (exit 1 when any).
@@ -292,11 +296,76 @@ def check_templates(data, root):
             found = _declared(var, playbook, data, root)
             if found and found[0] == "awx/vars/playbook_argument_specs.yml":
                 problems.extend(_check_mapping(where, var, found[1], jt))
-        for cred in jt.get("credentials") or []:
-            if cred != (data.get("hft_awx_credential") or {}).get("name"):
-                problems.append(Problem(where, "credential", "credential %s is not defined in awx/vars" % cred))
+        problems.extend(check_template_credentials(where, jt, data))
     problems.extend(check_playbook_specs(data, root))
     return problems, names
+
+
+def check_template_credentials(where, jt, data):
+    """A template's credentials are defined; exactly one is a kubeconfig, and it lists the template's playbook."""
+    problems = []
+    defined = dict((c.get("name"), c) for c in data.get("hft_awx_credentials") or [])
+    kube_type = (data.get("hft_awx_credential_type") or {}).get("name")
+    kubeconfigs = []
+    for cred in jt.get("credentials") or []:
+        if cred not in defined:
+            problems.append(Problem(where, "credential", "credential %s is not defined in awx/vars" % cred))
+        elif defined[cred].get("credential_type") == kube_type:
+            kubeconfigs.append(defined[cred])
+    if not problems and len(kubeconfigs) != 1:
+        problems.append(Problem(where, "credential", "has %d kubeconfig credentials (%s); it needs exactly one, of the "
+                                "identity its playbook needs" % (len(kubeconfigs), ", ".join(c["name"] for c in kubeconfigs)
+                                                                 or "none")))
+    for cred in kubeconfigs:
+        if jt.get("playbook") not in (cred.get("playbooks") or []):
+            problems.append(Problem(where, "credential", "runs %s with %s (%s), whose playbooks are %s" % (
+                jt.get("playbook"), cred.get("name"), cred.get("identity"),
+                ", ".join(cred.get("playbooks") or []) or "none")))
+    return problems
+
+
+def rbac_service_accounts(root):
+    """{name: namespace} of the ServiceAccounts in rbac/*.yml."""
+    accounts = {}
+    rbac_dir = os.path.join(root, "rbac")
+    for name in sorted(os.listdir(rbac_dir)) if os.path.isdir(rbac_dir) else []:
+        if name.endswith(".yml"):
+            with open(os.path.join(rbac_dir, name), encoding="utf-8") as handle:
+                docs = list(yaml.safe_load_all(handle))
+                for doc in [i for d in docs if isinstance(d, dict) and d.get("kind") == "List" for i in d.get("items") or []] \
+                        + docs:
+                    if isinstance(doc, dict) and doc.get("kind") == "ServiceAccount":
+                        meta = doc.get("metadata") or {}
+                        accounts[meta.get("name")] = meta.get("namespace")
+    return accounts
+
+
+def check_credentials(data, root):
+    """Each credential: of the kubeconfig type, one rbac/ identity, its own vault variable, existing playbooks."""
+    problems = []
+    kube_type = (data.get("hft_awx_credential_type") or {}).get("name")
+    accounts = rbac_service_accounts(root)
+    seen_vars = {}
+    for cred in data.get("hft_awx_credentials") or []:
+        where = "credential %r" % cred.get("name")
+        if cred.get("credential_type") != kube_type:
+            problems.append(Problem(where, "credential", "its type %r is not %r, the kubeconfig type" % (
+                cred.get("credential_type"), kube_type)))
+        if cred.get("identity") not in accounts:
+            problems.append(Problem(where, "credential", "identity %s is not a ServiceAccount in rbac/ (%s)" % (
+                cred.get("identity"), ", ".join(sorted(accounts)) or "none")))
+        var = cred.get("kubeconfig_var") or ""
+        if not var.startswith("hft_awx_kubeconfig_"):
+            problems.append(Problem(where, "credential", "kubeconfig_var %r must be an hft_awx_kubeconfig_* variable "
+                                    "(awx/configure.yml requires those)" % var))
+        elif var in seen_vars:
+            problems.append(Problem(where, "credential", "shares %s with %s: one kubeconfig per identity" % (
+                var, seen_vars[var])))
+        seen_vars.setdefault(var, cred.get("name"))
+        for playbook in cred.get("playbooks") or []:
+            if not os.path.isfile(os.path.join(root, playbook)):
+                problems.append(Problem(where, "missing-playbook", "playbook %s does not exist in the project" % playbook))
+    return problems
 
 
 def _check_mapping(where, var, spec, jt):
@@ -557,10 +626,6 @@ def check_credential_type(data, root):
             problems.append(Problem(where, "injector", "required input %s is not a field" % required))
     if "kubeconfig" in fields and not fields["kubeconfig"].get("secret"):
         problems.append(Problem(where, "injector", "the kubeconfig input is not secret"))
-    cred = data.get("hft_awx_credential") or {}
-    if cred.get("credential_type") != cred_type.get("name"):
-        problems.append(Problem("credential %r" % cred.get("name"), "credential", "its type %r is not %r" % (
-            cred.get("credential_type"), cred_type.get("name"))))
     kube = load_kube_util(root)
     with tempfile.TemporaryDirectory() as tmpdir:
         try:
@@ -605,6 +670,7 @@ def check(root, data=None):
     problems.extend(check_schedules(data, names))
     problems.extend(check_module_defaults(data, root))
     problems.extend(check_credential_type(data, root))
+    problems.extend(check_credentials(data, root))
     return problems
 
 

@@ -5,7 +5,8 @@ Nothing here is a real kube-apiserver. It is:
 * ``KmockServer``: a kmock ``KubernetesEmulator`` on 127.0.0.1 served from an
   asyncio loop in a background thread, with handlers for what our modules need
   and kmock 0.8 lacks (label/field selectors on LIST, the Eviction subresource,
-  the node proxy ``/configz``, pod uids). The integration tests
+  the node proxy ``/configz``, pod uids, Namespace objects, resource discovery
+  for kubernetes.core), and a per-instance request log. The integration tests
   (``tests/integration/kube/conftest.py``) use the same class.
 * ``Controllers``: a thread that plays the DaemonSet controller (one pod
   ``<ds>-<node>`` per Node that matches the DaemonSet's nodeSelector, removed
@@ -32,6 +33,7 @@ import asyncio
 import base64
 import binascii
 import bisect
+import collections
 import datetime
 import importlib.metadata
 import importlib.util
@@ -47,6 +49,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+import warnings
 
 from .state import LabError, load_state, proc_cmdline, read_pid, save_json, tail, tcp_open, write_pid, write_text
 
@@ -424,15 +427,105 @@ def _request_tuple(request) -> tuple:
 # --------------------------------------------------------------------------
 # the kmock server in a thread
 # --------------------------------------------------------------------------
+# One entry per HTTP request a server instance served, in arrival order. ``user``
+# is who sent it: the name registered for its bearer token in
+# ``KmockServer.users``, "system:anonymous" without one, "unknown" for a token
+# nobody registered. The token itself is never kept.
+LoggedRequest = collections.namedtuple("LoggedRequest", "method path query user")
+
+
+def _logging_server_cls(server):
+    """An aiohttp RawTestServer class that appends each request to ``server.request_log`` before kmock sees it."""
+    from aiohttp.test_utils import RawTestServer  # pylint: disable=import-outside-toplevel
+
+    def record(raw):
+        auth = raw.headers.get("Authorization") or ""
+        token = auth[7:].strip() if auth[:7].lower() == "bearer " else None
+        user = "system:anonymous" if not token else server.users.get(token, "unknown")
+        server.request_log.append(LoggedRequest(raw.method.upper(), raw.path, dict(raw.query), user))
+
+    class LoggingServer(RawTestServer):
+        def __init__(self, handler, **kwargs):
+            async def logged(raw):
+                record(raw)
+                answer = await serve_namespaces(server.km, raw)
+                return answer if answer is not None else await handler(raw)
+            super().__init__(logged, **kwargs)
+
+    return LoggingServer
+
+
+# kmock 0.8 parses /api/v1/namespaces/<name> as "namespace <name>, no resource" and fails on
+# POST /api/v1/namespaces, so Namespace objects are served here, from kmock's own store
+# (the key KmockServer.inject uses), before kmock sees the request.
+NAMESPACE_PATH = re.compile(r"^/api/v1/namespaces(?:/([^/]+))?/?$")
+
+
+def _status(code: int, reason: str, message: str):
+    from aiohttp import web  # pylint: disable=import-outside-toplevel
+
+    return web.json_response({"apiVersion": "v1", "kind": "Status", "metadata": {}, "status": "Failure",
+                              "code": code, "reason": reason, "message": message}, status=code)
+
+
+async def serve_namespaces(km, raw):
+    """The answer to a Namespace request (create, list, get, patch, delete), or None for any other request."""
+    import kmock  # pylint: disable=import-outside-toplevel
+    from aiohttp import web  # pylint: disable=import-outside-toplevel
+
+    match = NAMESPACE_PATH.match(raw.path)
+    if not match or raw.query.get("watch") not in (None, "false", "0"):
+        return None
+    resource = kmock.resource("v1/namespaces")
+    name = match.group(1)
+    method = raw.method.upper()
+    if name is None:
+        if method == "GET":
+            items = [obj.raw for (res, dummy, dummy2), obj in km.objects.items() if res == resource and not obj.deleted]
+            return web.json_response({"apiVersion": "v1", "kind": "NamespaceList", "metadata": {"resourceVersion": "1"},
+                                      "items": items})
+        if method != "POST":
+            return _status(405, "MethodNotAllowed", "%s is not supported on namespaces" % method)
+        body = json.loads(await raw.read() or b"{}")
+        name = (body.get("metadata") or {}).get("name")
+        if not name:
+            return _status(422, "Invalid", "metadata.name: Required value")
+        body.setdefault("status", {"phase": "Active"})
+        key = (resource, None, name)
+        if key in km.objects and not km.objects[key].deleted:
+            return _status(409, "AlreadyExists", 'namespaces "%s" already exists' % name)
+        if key in km.objects:
+            km.objects[key].create(body)
+        else:
+            km.objects[key] = body
+        return web.json_response(km.objects[key].raw, status=201)
+    key = (resource, None, name)
+    if key not in km.objects or km.objects[key].deleted:
+        return _status(404, "NotFound", 'namespaces "%s" not found' % name)
+    obj = km.objects[key]
+    if method == "GET":
+        return web.json_response(obj.raw)
+    if method == "PATCH":
+        obj.patch(json.loads(await raw.read() or b"{}"))
+        return web.json_response(obj.raw)
+    if method == "DELETE":
+        last = obj.raw
+        obj.delete()
+        return web.json_response(last)
+    return _status(405, "MethodNotAllowed", "%s is not supported on namespaces/%s" % (method, name))
+
+
 class KmockServer:
     """kmock KubernetesEmulator on 127.0.0.1:<port> (0: any free port), run by a background thread.
 
     ``configz``: per-node overrides of the node proxy /configz (a dict, or an int status to fail with).
     ``default_configz``: the answer for nodes without an override and without a kubelet report; None
     answers 503 as for an unreachable kubelet (the lab); the default "tests" answers a copy of ``DEFAULT_CONFIGZ``.
+    ``request_log``: every request served, as ``LoggedRequest(method, path, query, user)``; ``users`` maps
+    bearer tokens to the user names the log shows. ``log_limit`` keeps only the newest entries (None: all).
     """
 
-    def __init__(self, port: int = 0, host: str = "127.0.0.1", default_configz="tests"):
+    def __init__(self, port: int = 0, host: str = "127.0.0.1", default_configz="tests", log_limit: int | None = None):
         self.host = host
         self.port = port or None
         self._want_port = port
@@ -440,6 +533,8 @@ class KmockServer:
         self.default_configz = json.loads(json.dumps(DEFAULT_CONFIGZ)) if default_configz == "tests" else default_configz
         self.refuse_evictions = {}
         self.evictions = []
+        self.users = {}
+        self.request_log = collections.deque(maxlen=log_limit)
         self._ready = threading.Event()
         self._error = None
         self._loop = None
@@ -478,12 +573,17 @@ class KmockServer:
         from kmock._internal.k8s import KubernetesError  # pylint: disable=import-outside-toplevel
 
         self._stop = asyncio.Event()
-        server_kwargs = {"host": self.host}
+        server_kwargs = {"host": self.host, "server_cls": _logging_server_cls(self)}
         if self._want_port:
             server_kwargs["port"] = self._want_port
         async with indexed_emulator() as km, kmock.Server(km, **server_kwargs) as srv:
             self.km = km
             self.port = srv.port
+            # kmock's bundled resource discovery (/api/v1, /apis/<group>/<version> of the core
+            # groups, rbac.authorization.k8s.io included), which kubernetes.core's client needs.
+            with warnings.catch_warnings():  # kmock 0.8 reads it with a deprecated importlib call
+                warnings.simplefilter("ignore", DeprecationWarning)
+                km.resources.load_bundled()
 
             def get_one(resource, namespace, name):
                 return km.index.get(kmock.resource(resource), namespace, name)
@@ -528,7 +628,7 @@ class KmockServer:
 
     # helpers -------------------------------------------------------------
     def inject(self, resource: str, namespace: str | None, body: dict) -> None:
-        """Store an object directly (kmock 0.8 cannot parse POST /api/v1/namespaces, so namespaces come this way)."""
+        """Store an object directly, without a request (it does not appear in the request log)."""
         import kmock  # pylint: disable=import-outside-toplevel
 
         def put():
@@ -579,9 +679,9 @@ class KmockServer:
     def url(self):
         return "http://127.0.0.1:%d" % self.port
 
-    def requests(self):
-        """(method, path, query) of every request served so far."""
-        return [_request_tuple(r) for r in list(self.km._requests)]  # pylint: disable=protected-access
+    def requests(self, user: str | None = None):
+        """(method, path, query) of every request served so far (only those *user* sent, when given)."""
+        return [(r.method, r.path, r.query) for r in list(self.request_log) if user is None or r.user == user]
 
 
 def write_kubeconfig(path, server, token, context="kmock", extra_wrong_context=False):
@@ -950,7 +1050,7 @@ def serve(run_dir: str, port: int) -> int:
     def log(msg):
         print("[controlplane %s] %s" % (time.strftime("%H:%M:%S"), msg), flush=True)
 
-    server = KmockServer(port=port, default_configz=None).start()
+    server = KmockServer(port=port, default_configz=None, log_limit=2000).start()
     api = Api(server.url)
     ca_pem = make_lab_ca(run_dir)
     token = new_token()

@@ -20,6 +20,9 @@ options:
       - When no O(kubeconfig), O(kubeconfig_content) or O(host) is given, the module uses
         E(K8S_AUTH_KUBECONFIG), then E(KUBECONFIG), then the in-cluster service account when it runs in a pod,
         then C(~/.kube/config).
+      - A file that is not valid YAML or not a kubeconfig is refused, naming the file but not showing its content.
+        A file readable by its group or others is used with a warning (it holds credentials; keep it mode 0600).
+      - Least privilege, the identity each module needs, is in C(rbac/README.md) of the collection.
     type: path
   kubeconfig_content:
     description:

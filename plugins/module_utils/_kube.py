@@ -108,15 +108,34 @@ def secret_values(params):
     return values
 
 
+def mask(text, secrets):
+    """text with every occurrence of each secret string replaced by REDACTED (longest first)."""
+    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
+        if secret in text:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
+def configuration_secrets(cfg):
+    """The credentials a client Configuration holds: bearer tokens (with and without "Bearer "), password."""
+    values = []
+    for value in (getattr(cfg, "api_key", None) or {}).values():
+        if isinstance(value, str) and value:
+            values.append(value)
+            if value.lower().startswith("bearer "):
+                values.append(value[7:].strip())
+    if getattr(cfg, "password", None):
+        values.append(cfg.password)
+    # very short values would mask ordinary words; no real token is that short
+    return [value for value in values if len(value) >= 8]
+
+
 def redact(data, secrets=()):
     """Deep copy of data with secret keys and any occurrence of a secret string masked."""
     secrets = [s for s in secrets if s]
 
     def _mask(text):
-        for secret in secrets:
-            if secret in text:
-                text = text.replace(secret, REDACTED)
-        return text
+        return mask(text, secrets)
 
     def _walk(value):
         if isinstance(value, dict):
@@ -154,6 +173,85 @@ def _load_content(content):
     raise KubeError("kubeconfig_content must be a kubeconfig mapping or its YAML text")
 
 
+def _yaml_position(exc):
+    mark = getattr(exc, "problem_mark", None)
+    where = " at line %d, column %d" % (mark.line + 1, mark.column + 1) if mark is not None else ""
+    problem = getattr(exc, "problem", None)
+    return "%s%s" % (where, ": %s" % problem if problem else "")
+
+
+KUBECONFIG_LISTS = ("clusters", "contexts", "users")
+
+
+def check_kubeconfig_file(path):
+    """Refuse a kubeconfig file that cannot be read, is not YAML, or is not a kubeconfig.
+
+    The messages name the file and, for YAML errors, the line and column, never the content
+    (a kubeconfig holds credentials, and YAML's error text quotes the offending line).
+    """
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read()
+    except (IOError, OSError) as exc:
+        raise KubeError("kubeconfig %s cannot be read: %s" % (path, getattr(exc, "strerror", None) or exc))
+    if not HAS_YAML:
+        return
+    try:
+        data = yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        raise KubeError("kubeconfig %s is not valid YAML%s (content not shown)" % (path, _yaml_position(exc)))
+    if not isinstance(data, dict):
+        raise KubeError("kubeconfig %s is not a kubeconfig: it holds %s, not a mapping with clusters, contexts "
+                        "and users" % (path, "nothing" if data is None else "a %s" % type(data).__name__))
+    if data.get("kind") not in (None, "Config") or not any(key in data for key in KUBECONFIG_LISTS):
+        raise KubeError("kubeconfig %s is not a kubeconfig: %s" % (
+            path, "its kind is %r, not Config" % data.get("kind") if data.get("kind") not in (None, "Config")
+            else "it has none of clusters, contexts and users"))
+    for key in KUBECONFIG_LISTS:
+        if data.get(key) is not None and not isinstance(data[key], list):
+            raise KubeError("kubeconfig %s is not a kubeconfig: %s is a %s, not a list" % (
+                path, key, type(data[key]).__name__))
+
+
+def kubeconfig_mode_warning(path):
+    """A warning when the kubeconfig file is readable by its group or others, else None."""
+    try:
+        mode = os.stat(path).st_mode & 0o777
+    except OSError:
+        return None
+    if mode & 0o044:
+        return ("kubeconfig %s is readable by %s (mode %04o); it holds cluster credentials: chmod 600 it"
+                % (path, "group and others" if mode & 0o040 and mode & 0o004 else
+                   "its group" if mode & 0o040 else "others", mode))
+    return None
+
+
+def _ansible_warn(message):
+    """Ansible's module warning list (returned with the result), or nothing outside Ansible."""
+    try:
+        from ansible.module_utils.common.warnings import warn
+    except ImportError:  # pragma: no cover - only outside Ansible
+        return
+    warn(message)
+
+
+def _load_kubeconfig_file(path, context, cfg, warn):
+    """Check, warn about and load one kubeconfig file (or a KUBECONFIG list of them) into cfg."""
+    for one in [p for p in path.split(os.pathsep) if p]:
+        if os.path.exists(one):
+            check_kubeconfig_file(one)
+            message = kubeconfig_mode_warning(one)
+            if message:
+                warn(message)
+    try:
+        k8s_config.load_kube_config(config_file=path, context=context, client_configuration=cfg,
+                                    persist_config=False)
+    except k8s_config.ConfigException as exc:
+        raise KubeError("kubeconfig %s: %s" % (path, exc))
+    except (IOError, OSError, ValueError, TypeError, AttributeError, KeyError) as exc:
+        raise KubeError("kubeconfig %s cannot be loaded: %s" % (path, exc))
+
+
 def _env_kubeconfig(environ):
     for name in ("K8S_AUTH_KUBECONFIG", "KUBECONFIG"):
         if environ.get(name):
@@ -161,14 +259,19 @@ def _env_kubeconfig(environ):
     return None
 
 
-def build_configuration(params, environ=None, sa_token_file=SA_TOKEN_FILE, sa_ca_file=SA_CA_FILE):
+def build_configuration(params, environ=None, sa_token_file=SA_TOKEN_FILE, sa_ca_file=SA_CA_FILE, warn=None):
     """Return (kubernetes.client.Configuration, source) from the auth params.
 
     Order: host (+api_key, ca_cert), kubeconfig_content, kubeconfig, in_cluster=true,
     $K8S_AUTH_KUBECONFIG / $KUBECONFIG, the service account when running in a pod,
     ~/.kube/config. ``host``/``api_key``/``ca_cert``/``validate_certs`` given with a
     kubeconfig override its values.
+
+    A kubeconfig file that is not YAML or not a kubeconfig raises KubeError naming
+    the file; one readable by group or others is loaded with a warning through
+    ``warn`` (default: the Ansible module's warnings).
     """
+    warn = warn or _ansible_warn
     if not HAS_KUBERNETES:
         raise KubeError("the kubernetes Python library is required")
     environ = os.environ if environ is None else environ
@@ -187,8 +290,7 @@ def build_configuration(params, environ=None, sa_token_file=SA_TOKEN_FILE, sa_ca
         elif path:
             if not os.path.exists(path):
                 raise KubeError("kubeconfig %s does not exist" % path)
-            k8s_config.load_kube_config(config_file=path, context=context,
-                                        client_configuration=cfg, persist_config=False)
+            _load_kubeconfig_file(path, context, cfg, warn)
             source = "kubeconfig"
         elif params.get("in_cluster") or (not _env_kubeconfig(environ)
                                           and environ.get("KUBERNETES_SERVICE_HOST")
@@ -204,8 +306,7 @@ def build_configuration(params, environ=None, sa_token_file=SA_TOKEN_FILE, sa_ca
                 raise KubeError(
                     "no Kubernetes credentials: set kubeconfig, host or in_cluster "
                     "(no %s, not running in a pod)" % first)
-            k8s_config.load_kube_config(config_file=env_path, context=context,
-                                        client_configuration=cfg, persist_config=False)
+            _load_kubeconfig_file(env_path, context, cfg, warn)
             source = "environment kubeconfig"
     except KubeError:
         raise
@@ -238,7 +339,7 @@ def build_configuration(params, environ=None, sa_token_file=SA_TOKEN_FILE, sa_ca
 
 
 def get_api_client(params, environ=None, **kwargs):
-    """The one client factory: a kubernetes.client.ApiClient from the auth params."""
+    """The one client factory: a kubernetes.client.ApiClient from the auth params (see build_configuration)."""
     cfg, dummy = build_configuration(params, environ=environ, **kwargs)
     return k8s_client.ApiClient(configuration=cfg)
 
@@ -271,6 +372,10 @@ class KubeApi(object):
         self.api_client = api_client
         self.timeout = timeout
 
+    def secrets(self):
+        """The credentials of the client's configuration (masked in every error this class raises)."""
+        return configuration_secrets(getattr(self.api_client, "configuration", None))
+
     def request(self, what, method, path, query=None, body=None, content_type="application/json"):
         headers = {"Accept": "application/json"}
         if body is not None:
@@ -293,10 +398,11 @@ class KubeApi(object):
                                        _return_http_data_only=True, _request_timeout=self.timeout)
                 data = resp.data
         except ApiException as exc:
-            raise KubeError("%s: %s %s" % (what, exc.status, _error_message(exc)),
+            # An error body may echo the credentials (some authenticating proxies and webhooks do).
+            raise KubeError(mask("%s: %s %s" % (what, exc.status, _error_message(exc)), self.secrets()),
                             status=exc.status, reason=getattr(exc, "reason", None))
         except Exception as exc:  # urllib3/socket/ssl errors
-            raise KubeError("%s: %s" % (what, exc))
+            raise KubeError(mask("%s: %s" % (what, exc), self.secrets()))
         if isinstance(data, bytes):
             data = data.decode("utf-8", "replace")
         if not data or not data.strip():

@@ -14,10 +14,14 @@ __metaclass__ = type
 
 import base64
 import binascii
+import contextlib
 import datetime
 import hashlib
+import os
 import random
 import re
+import shutil
+import tempfile
 import time
 
 TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
@@ -441,8 +445,30 @@ def endpoint_from_server(server):
     return text.split("/", 1)[0] or None
 
 
-def join_command(kubeadm, endpoint, token, ca_hashes, node_name=None, cri_socket=None, extra_args=None):
-    """The kubeadm join argument list (never a shell string)."""
+KUBEADM_API_VERSIONS = ("kubeadm.k8s.io/v1beta4", "kubeadm.k8s.io/v1beta3")
+# kubeadm refuses these next to --config ("can not mix '--config' with arguments"); they are the
+# JoinConfiguration's, and --token/--discovery-token/--tls-bootstrap-token would put a token on the
+# command line, which is what the configuration file avoids.
+CONFIG_FLAGS = ("--config", "--token", "--discovery-token", "--discovery-token-ca-cert-hash",
+                "--discovery-token-unsafe-skip-ca-verification", "--discovery-file", "--tls-bootstrap-token",
+                "--node-name", "--cri-socket", "--apiserver-advertise-address", "--apiserver-bind-port",
+                "--control-plane", "--certificate-key")
+JOIN_CONFIG_NAME = "join-configuration.json"
+
+
+def check_ca_hashes(ca_hashes):
+    for value in ca_hashes or []:
+        if not CA_HASH_RE.match(value or ""):
+            raise NodeOpsError("discovery_token_ca_cert_hash %r must be sha256:<64 hex digits>" % (value,))
+
+
+def join_configuration(endpoint, token, ca_hashes, node_name=None, cri_socket=None,
+                       api_version=KUBEADM_API_VERSIONS[0]):
+    """The kubeadm JoinConfiguration (token discovery with CA pins) as a dict.
+
+    kubeadm reads it with ``kubeadm join --config FILE``; JSON is YAML, so the
+    file is written as JSON and needs no YAML library on the node.
+    """
     if not endpoint:
         raise NodeOpsError("api_server_endpoint is required (or create_token with admin credentials, "
                            "which reads it from kube-public/cluster-info)")
@@ -451,14 +477,74 @@ def join_command(kubeadm, endpoint, token, ca_hashes, node_name=None, cri_socket
     if not ca_hashes:
         raise NodeOpsError("discovery_token_ca_cert_hash is required: joining without pinning the CA "
                            "would trust any API server")
-    cmd = [kubeadm, "join", endpoint, "--token", token]
-    for value in ca_hashes:
-        if not CA_HASH_RE.match(value):
-            raise NodeOpsError("discovery_token_ca_cert_hash %r must be sha256:<64 hex digits>" % value)
-        cmd += ["--discovery-token-ca-cert-hash", value]
+    check_ca_hashes(ca_hashes)
+    if api_version not in KUBEADM_API_VERSIONS:
+        raise NodeOpsError("kubeadm_api_version %r: use one of %s" % (api_version, ", ".join(KUBEADM_API_VERSIONS)))
+    registration = {}
     if node_name:
-        cmd += ["--node-name", node_name]
+        registration["name"] = node_name
     if cri_socket:
-        cmd += ["--cri-socket", cri_socket]
-    cmd += list(extra_args or [])
-    return cmd
+        registration["criSocket"] = cri_socket
+    config = {
+        "apiVersion": api_version,
+        "kind": "JoinConfiguration",
+        "discovery": {"bootstrapToken": {"token": token, "apiServerEndpoint": endpoint,
+                                         "caCertHashes": list(ca_hashes)}},
+    }
+    if registration:
+        config["nodeRegistration"] = registration
+    return config
+
+
+def join_config_command(kubeadm, config_path, extra_args=None):
+    """``kubeadm join --config FILE [extra args]`` as an argument list (never a shell string).
+
+    Extra arguments that belong in the JoinConfiguration (or would carry a token) are refused.
+    """
+    extra = list(extra_args or [])
+    for arg in extra:
+        flag = str(arg).split("=", 1)[0]
+        if flag in CONFIG_FLAGS:
+            raise NodeOpsError("extra_args must not hold %s: it belongs in the JoinConfiguration that the module "
+                               "writes (kubeadm refuses it next to --config)" % flag)
+    return [kubeadm, "join", "--config", config_path] + extra
+
+
+@contextlib.contextmanager
+def private_file(content, name=JOIN_CONFIG_NAME, prefix="quantbot-hft-join-", parent=None):
+    """Write content to a file only its owner can read (0600, in a fresh 0700 directory); remove both on exit.
+
+    The directory goes whatever happens inside the ``with`` (an exception, a
+    sys.exit from fail_json), so a secret in the file does not outlive the call.
+    """
+    directory = tempfile.mkdtemp(prefix=prefix, dir=parent)
+    path = os.path.join(directory, name)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(content)
+        yield path
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------
+# timing options (checked before anything is read or changed)
+# --------------------------------------------------------------------------
+def _seconds(value):
+    return not isinstance(value, bool) and isinstance(value, (int, float))
+
+
+def check_timing(timeouts=None, intervals=None):
+    """Refuse a timeout that is not above 0 and a poll interval that is not above 0, naming the option.
+
+    A zero interval would poll the API server back to back until the timeout.
+    ``timeouts`` and ``intervals`` map option names to values (seconds).
+    """
+    for name, value in sorted((timeouts or {}).items()):
+        if not _seconds(value) or value <= 0:
+            raise NodeOpsError("%s must be a number of seconds greater than 0, not %r" % (name, value))
+    for name, value in sorted((intervals or {}).items()):
+        if not _seconds(value) or value <= 0:
+            raise NodeOpsError("%s must be a number of seconds greater than 0 (a pause between two polls), not %r"
+                               % (name, value))

@@ -807,6 +807,62 @@ def check_bot_pods(pods):
 
 
 # --------------------------------------------------------------------------
+# the inputs: refused before any API request when they cannot be judged
+# --------------------------------------------------------------------------
+# What quantbot.hft.node_topology's plan holds (docs/ARCHITECTURE.md, "The plan contract").
+PLAN_KEYS = ("reserved_cpus", "isolated_cpus", "hft_numa_node", "hugepages", "kernel_args")
+
+
+def _whole(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_plan(plan):
+    """Refuse a ``plan`` that is not node_topology's plan, saying what was given and what a plan has."""
+    if plan is None:
+        return
+    expected = "a plan (the plan that quantbot.hft.node_topology returns) has %s" % ", ".join(PLAN_KEYS)
+    if not isinstance(plan, dict):
+        raise ValidateError("plan is a %s, not a mapping; %s" % (type(plan).__name__, expected))
+    given = ", ".join(sorted(str(k) for k in plan)) or "no keys"
+    if isinstance(plan.get("plan"), dict) or "topology" in plan:
+        raise ValidateError("plan looks like the whole registered result of quantbot.hft.node_topology (keys: %s); "
+                            "give its plan, for example plan: \"{{ __hft_topology.plan }}\" (%s)" % (given, expected))
+    missing = [key for key in PLAN_KEYS if key not in plan]
+    if missing:
+        raise ValidateError("plan has %s but lacks %s; %s" % (given, ", ".join(missing), expected))
+    args = plan["kernel_args"]
+    if not isinstance(args, list) or not all(isinstance(arg, str) for arg in args):
+        raise ValidateError("plan.kernel_args must be a list of kernel arguments (strings), not %r" % (args,))
+    for key in ("reserved_cpus", "isolated_cpus"):
+        if not isinstance(plan[key], str):
+            raise ValidateError("plan.%s must be a cpulist string such as \"2-3,6-7\", not %r" % (key, plan[key]))
+        _cpus(plan[key], "plan.%s" % key)
+    node = plan["hft_numa_node"]
+    if not _whole(node) or node < 0:
+        raise ValidateError("plan.hft_numa_node must be a NUMA node number (0 or more), not %r" % (node,))
+    pages = plan["hugepages"]
+    if not isinstance(pages, dict):
+        raise ValidateError("plan.hugepages must map a page size to pages per NUMA node "
+                            "({\"2M\": {\"0\": 0, \"1\": 1024}}), not %r" % (pages,))
+    for size, nodes in sorted(pages.items(), key=lambda kv: str(kv[0])):
+        if not isinstance(nodes, dict):
+            raise ValidateError("plan.hugepages.%s must map NUMA nodes to page counts, not %r" % (size, nodes))
+        for numa, count in sorted(nodes.items(), key=lambda kv: str(kv[0])):
+            if not _whole(count) or count < 0:
+                raise ValidateError("plan.hugepages.%s.%s is %r, not a whole number of pages (0 or more)"
+                                    % (size, numa, count))
+
+
+def check_requests(vf_request, hugepages_request):
+    """Refuse a bot request that cannot be judged: a negative VF count or HugePages quantity."""
+    if not _whole(vf_request) or vf_request < 0:
+        raise ValidateError("vf_request must be a whole number of VFs (0 or more), not %r" % (vf_request,))
+    if parse_quantity(hugepages_request) < 0:
+        raise ValidateError("hugepages_request must not be negative, not %r" % (hugepages_request,))
+
+
+# --------------------------------------------------------------------------
 # all checks
 # --------------------------------------------------------------------------
 def run_checks(node, pods, configz, host, plan, opts):

@@ -61,11 +61,14 @@ options:
     type: bool
     default: false
   timeout:
-    description: Seconds to wait for evictions refused by a PodDisruptionBudget and for the pods to go.
+    description:
+      - Seconds to wait for evictions refused by a PodDisruptionBudget and for the pods to go. Must be greater than 0.
     type: int
     default: 300
   poll_interval:
-    description: Seconds between eviction retries and between checks that the pods are gone.
+    description:
+      - Seconds between eviction retries and between checks that the pods are gone. Must be greater than 0.
+      - A bad O(timeout) or O(poll_interval) is refused before the Node is read or cordoned.
     type: float
     default: 2.0
 seealso:
@@ -136,6 +139,7 @@ from ansible_collections.quantbot.hft.plugins.module_utils._kube import (
 )
 from ansible_collections.quantbot.hft.plugins.module_utils._nodeops import (
     NodeOpsError,
+    check_timing,
     cordon_patch,
     evict_pods,
     is_cordoned,
@@ -234,6 +238,8 @@ def main():
     if not HAS_KUBERNETES:
         module.fail_json(msg=missing_required_lib("kubernetes"), exception=KUBERNETES_IMPORT_ERROR)
     try:
+        check_timing(timeouts={"timeout": module.params["timeout"]},
+                     intervals={"poll_interval": module.params["poll_interval"]})
         api = KubeApi(get_api_client(auth_params(module.params)), timeout=module.params["api_timeout"])
         result = run(module, api)
     except (KubeError, NodeOpsError) as exc:

@@ -12,8 +12,11 @@ module: node_join
 short_description: Join the host to a Kubernetes cluster with kubeadm and wait until its Node is Ready
 version_added: 0.1.0
 description:
-  - Runs C(kubeadm join ENDPOINT --token TOKEN --discovery-token-ca-cert-hash sha256:HASH) on the host, as an
-    argument list (no shell), then waits until the Node reports Ready.
+  - Runs C(kubeadm join --config FILE) on the host, as an argument list (no shell), then waits until the Node
+    reports Ready. FILE is a C(JoinConfiguration) (token discovery with the endpoint, the token and the CA pins,
+    and the node name) that the module writes with mode 0600 in a fresh private directory and removes afterwards,
+    also when kubeadm fails. The token is never on a command line, where any local user could read it in the
+    process list.
   - Idempotent. When O(kubelet_conf) exists the host is already joined and the module reports no change; it
     still waits for the Node to be Ready when O(wait) is set.
   - With O(create_token=true) and admin credentials (O(kubeconfig) and friends), the module creates a bootstrap token
@@ -22,6 +25,7 @@ description:
     and pins the CA by the SHA-256 of its DER C(SubjectPublicKeyInfo). The token is never returned nor logged.
   - The API calls (finding the Node, waiting for Ready) use the given credentials, or, when none are given,
     O(kubelet_conf) once it exists (a kubelet may read its own Node).
+  - Bad O(wait_timeout), O(poll_interval) or O(token_ttl) values are refused before anything runs.
 author:
   - quantbot.hft maintainers (@quantbot)
 extends_documentation_fragment:
@@ -65,9 +69,16 @@ options:
     type: bool
     default: false
   token_ttl:
-    description: Lifetime in seconds of a token made by O(create_token).
+    description: Lifetime in seconds of a token made by O(create_token). Must be greater than 0.
     type: int
     default: 3600
+  kubeadm_api_version:
+    description:
+      - API version of the C(JoinConfiguration) handed to kubeadm.
+      - V(kubeadm.k8s.io/v1beta4) needs kubeadm 1.31 or later; use V(kubeadm.k8s.io/v1beta3) with older kubeadm.
+    type: str
+    choices: [kubeadm.k8s.io/v1beta4, kubeadm.k8s.io/v1beta3]
+    default: kubeadm.k8s.io/v1beta4
   kubeadm_path:
     description: The kubeadm binary (a name looked up in E(PATH), or a path).
     type: str
@@ -77,10 +88,15 @@ options:
     type: path
     default: /etc/kubernetes/kubelet.conf
   cri_socket:
-    description: kubeadm's C(--cri-socket), for example V(unix:///run/containerd/containerd.sock).
+    description:
+      - The container runtime socket (C(nodeRegistration.criSocket)), for example
+        V(unix:///run/containerd/containerd.sock).
     type: str
   extra_args:
-    description: More kubeadm join arguments, each one list item.
+    description:
+      - More kubeadm join arguments, each one list item, for example V(--v=2) or V(--ignore-preflight-errors=Swap).
+      - Arguments that belong in the C(JoinConfiguration) (C(--token), C(--discovery-token-ca-cert-hash),
+        C(--node-name), C(--cri-socket), C(--config) and the like) are refused.
     type: list
     elements: str
     default: []
@@ -89,11 +105,11 @@ options:
     type: bool
     default: true
   wait_timeout:
-    description: Seconds to wait for the Node to be Ready.
+    description: Seconds to wait for the Node to be Ready. Must be greater than 0.
     type: int
     default: 300
   poll_interval:
-    description: Seconds between two looks at the Node.
+    description: Seconds between two looks at the Node. Must be greater than 0.
     type: float
     default: 5.0
 seealso:
@@ -160,12 +176,12 @@ discovery_token_ca_cert_hash:
   elements: str
   sample: ["sha256:8ea3a0c6e4f2d7b1c0a9e8f7d6c5b4a3928170f6e5d4c3b2a1908f7e6d5c4b3a"]
 command:
-  description: The kubeadm command run (or that would run), with the token masked.
+  description:
+    - The kubeadm command run (or that would run). The C(--config) file is removed once kubeadm has finished.
   returned: when the host was not joined yet
   type: list
   elements: str
-  sample: ["kubeadm", "join", "10.0.0.10:6443", "--token", "********", "--discovery-token-ca-cert-hash",
-           "sha256:8ea3a0c6e4f2d7b1c0a9e8f7d6c5b4a3928170f6e5d4c3b2a1908f7e6d5c4b3a"]
+  sample: ["/usr/bin/kubeadm", "join", "--config", "/tmp/quantbot-hft-join-3k2x8d1q/join-configuration.json"]
 stdout:
   description: kubeadm's output.
   returned: when kubeadm ran
@@ -174,6 +190,7 @@ stdout:
 """
 
 import datetime
+import json
 import os
 import socket
 import time
@@ -184,7 +201,6 @@ from ansible_collections.quantbot.hft.plugins.module_utils._kube import (
     HAS_KUBERNETES,
     KUBE_AUTH_ARG_SPEC,
     KUBERNETES_IMPORT_ERROR,
-    REDACTED,
     KubeApi,
     KubeError,
     auth_params,
@@ -193,14 +209,20 @@ from ansible_collections.quantbot.hft.plugins.module_utils._kube import (
     redact,
 )
 from ansible_collections.quantbot.hft.plugins.module_utils._nodeops import (
+    JOIN_CONFIG_NAME,
+    KUBEADM_API_VERSIONS,
     NodeOpsError,
     bootstrap_token_secret,
     ca_cert_hash,
+    check_ca_hashes,
     cluster_info,
     endpoint_from_server,
+    check_timing,
     generate_token,
-    join_command,
+    join_config_command,
+    join_configuration,
     node_ready,
+    private_file,
 )
 
 EXPLICIT_AUTH = ("kubeconfig", "kubeconfig_content", "host", "api_key")
@@ -214,6 +236,7 @@ def argument_spec():
         discovery_token_ca_cert_hash=dict(type="list", elements="str", no_log=False),
         create_token=dict(type="bool", default=False),
         token_ttl=dict(type="int", default=3600, no_log=False),
+        kubeadm_api_version=dict(type="str", choices=list(KUBEADM_API_VERSIONS), default=KUBEADM_API_VERSIONS[0]),
         kubeadm_path=dict(type="str", default="kubeadm"),
         kubelet_conf=dict(type="path", default="/etc/kubernetes/kubelet.conf"),
         cri_socket=dict(type="str"),
@@ -282,6 +305,8 @@ def run(module):
     params = module.params
     name = params["node_name"]
     result = dict(changed=False, node_name=name, joined=False, ready=None, token_created=False)
+    check_timing(timeouts={"wait_timeout": params["wait_timeout"], "token_ttl": params["token_ttl"]},
+                 intervals={"poll_interval": params["poll_interval"]})
     joined_before = os.path.exists(params["kubelet_conf"])
 
     if joined_before:
@@ -314,12 +339,15 @@ def run(module):
         module.fail_json(msg="token is required unless create_token=true", **result)
 
     result["changed"] = True
+    placeholder = os.path.join("<private directory>", JOIN_CONFIG_NAME)
     if module.check_mode:
         if not params["create_token"]:  # validates the arguments as a real run would
-            shown = join_command(kubeadm, endpoint, token, hashes, name, params["cri_socket"], params["extra_args"])
-            shown[shown.index("--token") + 1] = REDACTED
-            result["command"] = shown
+            join_configuration(endpoint, token, hashes, name, params["cri_socket"], params["kubeadm_api_version"])
+        result["command"] = join_config_command(kubeadm, placeholder, params["extra_args"])
         return result
+    # Refuse bad extra_args and CA pins before a token is made.
+    join_config_command(kubeadm, placeholder, params["extra_args"])
+    check_ca_hashes(hashes)
 
     if params["create_token"]:
         api = api_for(params, allow_kubelet_conf=False)
@@ -332,11 +360,13 @@ def run(module):
             hashes = [ca_cert_hash(pem)]
         endpoint = endpoint or endpoint_from_server(server)
 
-    cmd = join_command(kubeadm, endpoint, token, hashes, name, params["cri_socket"], params["extra_args"])
-    shown = list(cmd)
-    shown[shown.index("--token") + 1] = REDACTED
-    result.update(command=shown, discovery_token_ca_cert_hash=hashes)
-    rc, out, err = module.run_command(cmd, check_rc=False)
+    config = join_configuration(endpoint, token, hashes, name, params["cri_socket"], params["kubeadm_api_version"])
+    result["discovery_token_ca_cert_hash"] = hashes
+    # The token goes to kubeadm in a file only root can read, never on its command line.
+    with private_file(json.dumps(config, indent=2) + "\n") as path:
+        cmd = join_config_command(kubeadm, path, params["extra_args"])
+        result["command"] = cmd
+        rc, out, err = module.run_command(cmd, check_rc=False)
     result["stdout"] = out
     if rc != 0:
         module.fail_json(msg="kubeadm join failed (rc %s)" % rc, rc=rc, stderr=err, **result)

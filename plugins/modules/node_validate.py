@@ -56,6 +56,8 @@ options:
       - The C(plan) returned by M(quantbot.hft.node_topology) (C(hft_plan)), with C(kernel_args), C(isolated_cpus),
         C(reserved_cpus), C(hft_numa_node) and C(hugepages).
       - Without it the plan-based host checks are skipped and listed in RV(skipped_checks).
+      - Anything else is refused before any API request, naming what was given, for example the whole registered
+        result of M(quantbot.hft.node_topology) instead of its C(plan), or a page count that is not a whole number.
     type: dict
   nic:
     description: The HFT NIC (PTP/SR-IOV port), for the NUMA placement check.
@@ -232,6 +234,8 @@ from ansible_collections.quantbot.hft.plugins.module_utils._ptp import PtpError,
 from ansible_collections.quantbot.hft.plugins.module_utils._validate import (
     CHECK_ARG_SPEC,
     ValidateError,
+    check_plan,
+    check_requests,
     record,
     run_checks,
     run_host_checks,
@@ -319,6 +323,8 @@ def main():
     host = {}
     gated = False
     try:
+        check_plan(params["plan"])
+        check_requests(params["vf_request"], params["hugepages_request"])
         host = host_observations(module)
         if scope == "host":
             records, skipped = run_host_checks(host, params["plan"], opts, params["expect"])

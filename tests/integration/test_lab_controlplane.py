@@ -260,3 +260,46 @@ def test_kubeadm_rejects_bad_arguments(tmp_path, capsys):
     assert "was not of the form" in capsys.readouterr().err
     assert kubeadm.main(["join", "10.0.2.2:6443", "--token", "abcdef.0123456789abcdef"]) == 1
     assert "without caCertHashes" in capsys.readouterr().err
+
+
+def _join_config(tmp_path, **boot):
+    bootstrap = {"token": "abcdef.0123456789abcdef", "apiServerEndpoint": "127.0.0.1:9",
+                 "caCertHashes": ["sha256:" + "0" * 64]}
+    bootstrap.update(boot)
+    path = tmp_path / "join.json"
+    path.write_text(json.dumps({"apiVersion": "kubeadm.k8s.io/v1beta4", "kind": "JoinConfiguration",
+                                "discovery": {"bootstrapToken": bootstrap}, "nodeRegistration": {"name": "hft-lab-1"}}))
+    return str(path)
+
+
+def test_kubeadm_reads_a_join_configuration(tmp_path, capsys):
+    kubeadm = _load("kubeadm_standin")
+    assert kubeadm.from_config([], {"config": [_join_config(tmp_path)]}) == (
+        "127.0.0.1:9", "abcdef.0123456789abcdef", ["sha256:" + "0" * 64], "hft-lab-1")
+    # the checks of the flag form apply to the file's values too
+    assert kubeadm.main(["join", "--config", _join_config(tmp_path, token="nope")]) == 1
+    assert "was not of the form" in capsys.readouterr().err
+    assert kubeadm.main(["join", "--config", _join_config(tmp_path, caCertHashes=[])]) == 1
+    assert "without caCertHashes" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--token", "abcdef.0123456789abcdef"], "can not mix '--config' with arguments ['token']"),
+    (["10.0.2.2:6443"], "can not mix '--config' with arguments ['control-plane endpoint 10.0.2.2:6443']"),
+])
+def test_kubeadm_refuses_config_mixed_with_flags(tmp_path, capsys, extra, message):
+    kubeadm = _load("kubeadm_standin")
+    assert kubeadm.main(["join", "--config", _join_config(tmp_path)] + extra) == 1
+    assert message in capsys.readouterr().err
+
+
+def test_kubeadm_config_must_be_a_join_configuration(tmp_path, capsys):
+    kubeadm = _load("kubeadm_standin")
+    yaml_file = tmp_path / "join.yaml"
+    yaml_file.write_text("apiVersion: kubeadm.k8s.io/v1beta4\nkind: JoinConfiguration\n")
+    assert kubeadm.main(["join", "--config", str(yaml_file)]) == 1
+    assert "reads a JoinConfiguration as JSON" in capsys.readouterr().err
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({"apiVersion": "kubeadm.k8s.io/v1beta4", "kind": "InitConfiguration"}))
+    assert kubeadm.main(["join", "--config", str(other)]) == 1
+    assert "not a JoinConfiguration" in capsys.readouterr().err

@@ -94,7 +94,7 @@ def test_the_audit_template_is_read_only_and_scheduled(data):
     audit = template(data, AUDIT)
     assert [q["variable"] for q in audit["survey_spec"]["spec"]] == ["hft_audit_max_age_hours", "hft_audit_configz"]
     assert audit["job_type"] == "run" and not audit["ask_job_type_on_launch"] and not audit.get("extra_vars")
-    assert audit["credentials"] == ["HFT cluster kubeconfig"]
+    assert audit["credentials"] == ["HFT audit kubeconfig"]
     schedules = [s for s in data["hft_awx_schedules"] if s["unified_job_template"] == AUDIT]
     assert len(schedules) == 1 and schedules[0]["enabled"] is True
     assert "FREQ=HOURLY" in schedules[0]["rrule"]
@@ -152,12 +152,27 @@ def test_credential_injectors_feed_the_modules_client_factory(data, tmp_path):
     assert (source, cfg.host) == ("environment kubeconfig", checker.SAMPLE_SERVER)
 
 
-def test_the_kubeconfig_credential_is_not_logged():
+def test_the_kubeconfig_credentials_are_not_logged():
     with open(os.path.join(REPO_ROOT, "awx", "configure.yml"), encoding="utf-8") as handle:
         play = yaml.safe_load(handle)[0]
     task = next(t for t in play["tasks"] if "awx.awx.credential" in t)
-    assert task["no_log"] is True
-    assert task["awx.awx.credential"]["inputs"] == {"kubeconfig": "{{ hft_awx_kubeconfig }}"}
+    assert task["no_log"] is True and task["loop"] == "{{ hft_awx_credentials }}"
+    assert task["awx.awx.credential"]["inputs"] == {"kubeconfig": "{{ lookup('ansible.builtin.vars', item.kubeconfig_var) }}"}
+
+
+def test_each_template_runs_with_the_identity_of_its_playbook(data):
+    identity = {}
+    for cred in data["hft_awx_credentials"]:
+        for playbook in cred["playbooks"]:
+            identity[playbook] = cred["identity"]
+    assert dict((jt["playbook"], identity[jt["playbook"]]) for jt in data["hft_awx_job_templates"]) == {
+        "playbooks/onboard.yml": "quantbot-hft-onboard",
+        "playbooks/validate.yml": "quantbot-hft-validate",
+        "playbooks/offboard.yml": "quantbot-hft-onboard",
+        "playbooks/audit.yml": "quantbot-hft-audit",
+    }
+    assert sorted(c["identity"] for c in data["hft_awx_credentials"]) == [
+        "quantbot-hft-audit", "quantbot-hft-onboard", "quantbot-hft-validate"]
 
 
 def test_ee_collection_tarball_follows_galaxy_version():
@@ -269,6 +284,28 @@ def _schedule_extra_data_not_a_question(data):
 
 def _schedule_extra_data_wrong_type(data):
     data["hft_awx_schedules"][0]["extra_data"]["hft_audit_max_age_hours"] = "a day"
+def _validate_with_the_onboard_identity(data):
+    template(data, "HFT validate node")["credentials"] = ["HFT onboard kubeconfig"]
+
+
+def _two_kubeconfigs(data):
+    template(data, ONBOARD)["credentials"].append("HFT audit kubeconfig")
+
+
+def _no_kubeconfig(data):
+    template(data, ONBOARD)["credentials"] = []
+
+
+def _identity_not_in_rbac(data):
+    data["hft_awx_credentials"][2]["identity"] = "quantbot-hft-admin"
+
+
+def _credential_of_another_type(data):
+    data["hft_awx_credentials"][1]["credential_type"] = "OpenShift or Kubernetes API Bearer Token"
+
+
+def _shared_kubeconfig_var(data):
+    data["hft_awx_credentials"][1]["kubeconfig_var"] = data["hft_awx_credentials"][0]["kubeconfig_var"]
 
 
 NEGATIVE = [
@@ -301,6 +338,17 @@ NEGATIVE = [
      ["schedule 'HFT audit fleet hourly'"]),
     (_schedule_extra_data_wrong_type, "type-mismatch", ["hft_audit_max_age_hours", "float"],
      ["schedule 'HFT audit fleet hourly'"]),
+    (_validate_with_the_onboard_identity, "credential",
+     ["runs playbooks/validate.yml with HFT onboard kubeconfig (quantbot-hft-onboard)"], ["job template 'HFT validate node'"]),
+    # the audit credential lists no playbook yet, so the onboard template is told twice
+    (_two_kubeconfigs, "credential", ["HFT"], ["job template 'HFT onboard node'"] * 2),
+    (_no_kubeconfig, "credential", ["has 0 kubeconfig credentials (none)"], ["job template 'HFT onboard node'"]),
+    (_identity_not_in_rbac, "credential", ["identity quantbot-hft-admin is not a ServiceAccount in rbac/"],
+     ["credential 'HFT audit kubeconfig'"]),
+    (_credential_of_another_type, "credential", ["kubeconfig"],
+     ["credential 'HFT validate kubeconfig'", "job template 'HFT validate node'"]),
+    (_shared_kubeconfig_var, "credential", ["shares hft_awx_kubeconfig_onboard with HFT onboard kubeconfig"],
+     ["credential 'HFT validate kubeconfig'"]),
 ]
 
 
@@ -328,6 +376,7 @@ def tree(tmp_path):
     shutil.copytree(os.path.join(REPO_ROOT, "playbooks"), str(root / "playbooks"))
     shutil.copytree(os.path.join(REPO_ROOT, "plugins", "modules"), str(root / "plugins" / "modules"),
                     ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(os.path.join(REPO_ROOT, "rbac"), str(root / "rbac"))
     os.makedirs(str(root / "plugins" / "module_utils"))
     shutil.copy(os.path.join(REPO_ROOT, checker.KUBE_UTIL), str(root / checker.KUBE_UTIL))
     for role in os.listdir(os.path.join(REPO_ROOT, "roles")):
@@ -352,6 +401,7 @@ def test_deleted_playbook_file_is_reported(tree):
     new = _new_problems(tree)
     assert sorted((p.where, p.kind) for p in new) == [
         ("awx/vars/playbook_argument_specs.yml onboard", "missing-playbook"),
+        ("credential 'HFT onboard kubeconfig'", "missing-playbook"),
         ("job template 'HFT onboard node'", "missing-playbook"),
     ]
 
@@ -406,3 +456,10 @@ def test_cli_exit_status(tree, capsys):
     template_file.write_text(template_file.read_text().replace("playbook: playbooks/onboard.yml", "playbook: playbooks/gone.yml"))
     assert checker.main([str(tree)]) == 1
     assert "playbooks/gone.yml does not exist" in capsys.readouterr().out
+
+
+def test_a_service_account_removed_from_rbac_is_reported(tree):
+    (tree / "rbac" / "validate.yml").unlink()
+    new = _new_problems(tree)
+    assert [(p.where, p.kind) for p in new] == [("credential 'HFT validate kubeconfig'", "credential")]
+    assert "identity quantbot-hft-validate is not a ServiceAccount in rbac/" in new[0].message

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import os
+import stat
 
 import pytest
 
@@ -21,11 +23,14 @@ from ansible_collections.quantbot.hft.plugins.module_utils._nodeops import (
     cordon_patch,
     endpoint_from_server,
     evict_pods,
+    check_timing,
     generate_token,
-    join_command,
+    join_config_command,
+    join_configuration,
     label_taint_change,
     node_ready,
     plan_drain,
+    private_file,
     spki_der,
     pem_to_der,
     TOKEN_RE,
@@ -256,16 +261,87 @@ def test_cluster_info_and_endpoint():
     assert endpoint_from_server("https://[fd00::1]:6443") == "[fd00::1]:6443"
 
 
-def test_join_command_is_an_argument_list():
-    cmd = join_command("/usr/bin/kubeadm", "10.0.0.10:6443", "abcdef.0123456789abcdef", ["sha256:" + "a" * 64],
-                       node_name="hft-node-07", cri_socket="unix:///run/containerd/containerd.sock",
-                       extra_args=["--v=2"])
-    assert cmd == ["/usr/bin/kubeadm", "join", "10.0.0.10:6443", "--token", "abcdef.0123456789abcdef",
-                   "--discovery-token-ca-cert-hash", "sha256:" + "a" * 64, "--node-name", "hft-node-07",
-                   "--cri-socket", "unix:///run/containerd/containerd.sock", "--v=2"]
-    with pytest.raises(NodeOpsError, match="pinning"):
-        join_command("kubeadm", "e:6443", "abcdef.0123456789abcdef", [])
-    with pytest.raises(NodeOpsError, match="api_server_endpoint"):
-        join_command("kubeadm", None, "abcdef.0123456789abcdef", ["sha256:" + "a" * 64])
-    with pytest.raises(NodeOpsError, match="token must"):
-        join_command("kubeadm", "e:6443", "abcdef.0123456789abcdef; rm -rf /", ["sha256:" + "a" * 64])
+HASH = "sha256:" + "a" * 64
+TOKEN = "abcdef.0123456789abcdef"
+
+
+def test_join_configuration_carries_discovery_and_registration():
+    config = join_configuration("10.0.0.10:6443", TOKEN, [HASH], node_name="hft-node-07",
+                                cri_socket="unix:///run/containerd/containerd.sock")
+    assert config == {
+        "apiVersion": "kubeadm.k8s.io/v1beta4", "kind": "JoinConfiguration",
+        "discovery": {"bootstrapToken": {"token": TOKEN, "apiServerEndpoint": "10.0.0.10:6443", "caCertHashes": [HASH]}},
+        "nodeRegistration": {"name": "hft-node-07", "criSocket": "unix:///run/containerd/containerd.sock"}}
+    older = join_configuration("10.0.0.10:6443", TOKEN, [HASH], api_version="kubeadm.k8s.io/v1beta3")
+    assert older["apiVersion"] == "kubeadm.k8s.io/v1beta3" and "nodeRegistration" not in older
+
+
+@pytest.mark.parametrize("args, message", [
+    (("e:6443", TOKEN, []), "pinning"),
+    ((None, TOKEN, [HASH]), "api_server_endpoint"),
+    (("e:6443", TOKEN + "; rm -rf /", [HASH]), "token must"),
+    (("e:6443", TOKEN, ["md5:abc"]), "'md5:abc' must be sha256:<64 hex digits>"),
+])
+def test_join_configuration_refuses_bad_input(args, message):
+    with pytest.raises(NodeOpsError, match=message):
+        join_configuration(*args)
+    with pytest.raises(NodeOpsError, match="kubeadm_api_version 'kubeadm.k8s.io/v1beta2'"):
+        join_configuration("e:6443", TOKEN, [HASH], api_version="kubeadm.k8s.io/v1beta2")
+
+
+def test_join_command_is_an_argument_list_with_the_config_file():
+    assert join_config_command("/usr/bin/kubeadm", "/tmp/x/join.json", ["--v=2"]) == [
+        "/usr/bin/kubeadm", "join", "--config", "/tmp/x/join.json", "--v=2"]
+
+
+@pytest.mark.parametrize("arg", ["--token", "--token=" + TOKEN, "--discovery-token-ca-cert-hash", "--node-name=x",
+                                 "--cri-socket", "--config", "--tls-bootstrap-token=" + TOKEN, "--discovery-token"])
+def test_join_command_refuses_arguments_of_the_configuration(arg):
+    with pytest.raises(NodeOpsError, match="extra_args must not hold %s" % arg.split("=")[0]):
+        join_config_command("kubeadm", "/tmp/x/join.json", ["--v=2", arg])
+
+
+def test_private_file_is_owner_only_and_goes_away(tmp_path):
+    with private_file("secret\n", parent=str(tmp_path)) as path:
+        assert open(path).read() == "secret\n"
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+        assert stat.S_IMODE(os.stat(os.path.dirname(path)).st_mode) == 0o700
+        assert os.path.dirname(os.path.dirname(path)) == str(tmp_path)
+    assert os.listdir(str(tmp_path)) == []
+
+
+def test_private_file_goes_away_on_an_exception_and_on_exit(tmp_path):
+    for error in (RuntimeError("kubeadm blew up"), SystemExit(1)):
+        with pytest.raises(type(error)):
+            with private_file("secret", parent=str(tmp_path)) as path:
+                assert os.path.exists(path)
+                raise error
+        assert os.listdir(str(tmp_path)) == []
+
+
+def test_private_file_ignores_a_permissive_umask(tmp_path):
+    old = os.umask(0)
+    try:
+        with private_file("secret", parent=str(tmp_path)) as path:
+            assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    finally:
+        os.umask(old)
+
+
+@pytest.mark.parametrize("timeouts, intervals, message", [
+    ({"timeout": 0}, {}, "timeout must be a number of seconds greater than 0, not 0"),
+    ({"timeout": -1}, {}, "timeout must be a number of seconds greater than 0, not -1"),
+    ({"timeout": True}, {}, "not True"),
+    ({"wait_timeout": "300"}, {}, "wait_timeout must be a number of seconds greater than 0, not '300'"),
+    ({}, {"poll_interval": -0.5}, "poll_interval must be a number of seconds greater than 0 (a pause between two "
+                                  "polls), not -0.5"),
+    ({}, {"poll_interval": 0}, "poll_interval must be"),
+])
+def test_timing_refusals_name_the_option_and_value(timeouts, intervals, message):
+    with pytest.raises(NodeOpsError) as err:
+        check_timing(timeouts, intervals)
+    assert message in str(err.value)
+
+
+def test_good_timing_passes():
+    check_timing({"timeout": 300, "wait_timeout": 0.5}, {"poll_interval": 2.0})

@@ -1,7 +1,11 @@
 # -*- coding: utf-8 -*-
 """EMULATED kubeadm for the hftlab VM: `join` and `reset` only. Not kubeadm.
 
+kubeadm join --config FILE        (what quantbot.hft.node_join runs: the token is in FILE)
 kubeadm join ENDPOINT --token T --discovery-token-ca-cert-hash sha256:H [--node-name N] [--cri-socket S]
+  FILE is a JoinConfiguration (kubeadm.k8s.io/v1beta3 or v1beta4) with discovery.bootstrapToken
+  {token, apiServerEndpoint, caCertHashes} and nodeRegistration.name; this stand-in reads it as JSON
+  (which is YAML; node_join writes JSON). As kubeadm, it refuses --config mixed with the flags it replaces.
   1. preflight: fails when /etc/kubernetes/kubelet.conf exists (already joined);
   2. discovery: reads kube-public/cluster-info anonymously and checks that the
      SHA-256 of its CA's SubjectPublicKeyInfo is one of the pinned hashes;
@@ -98,13 +102,47 @@ def opts_of(argv):
     return pos, opts
 
 
+CONFIG_VERSIONS = ("kubeadm.k8s.io/v1beta3", "kubeadm.k8s.io/v1beta4")
+MIXED_WITH_CONFIG = ("token", "discovery-token", "discovery-token-ca-cert-hash", "node-name", "cri-socket",
+                     "tls-bootstrap-token", "discovery-file")
+
+
+def from_config(pos, opts):
+    """(endpoint, token, hashes, node_name) from a --config JoinConfiguration, or an error message."""
+    mixed = [key for key in MIXED_WITH_CONFIG if key in opts] + (["control-plane endpoint %s" % pos[0]] if pos else [])
+    if mixed:
+        return "can not mix '--config' with arguments %s" % mixed
+    path = opts["config"][-1]
+    try:
+        with open(path) as fh:
+            config = json.load(fh)
+    except OSError as exc:
+        return "unable to read config from %r: %s" % (path, exc)
+    except ValueError:
+        return "%s: the hftlab stand-in reads a JoinConfiguration as JSON (which is YAML)" % path
+    if config.get("kind") != "JoinConfiguration" or config.get("apiVersion") not in CONFIG_VERSIONS:
+        return "%s: not a JoinConfiguration of %s" % (path, " or ".join(CONFIG_VERSIONS))
+    boot = (config.get("discovery") or {}).get("bootstrapToken") or {}
+    name = (config.get("nodeRegistration") or {}).get("name") or ""
+    return boot.get("apiServerEndpoint") or "", boot.get("token") or "", list(boot.get("caCertHashes") or []), name
+
+
 def join(pos, opts):
-    if len(pos) != 1:
-        return fail("kubeadm join needs exactly one control-plane endpoint (host:port), got %r" % pos)
-    endpoint = pos[0]
-    token = (opts.get("token") or [""])[-1]
-    hashes = opts.get("discovery-token-ca-cert-hash") or []
-    node_name = ((opts.get("node-name") or [""])[-1] or os.uname()[1]).lower()
+    if "config" in opts:
+        found = from_config(pos, opts)
+        if isinstance(found, str):
+            return fail(found)
+        endpoint, token, hashes, node_name = found
+        node_name = (node_name or os.uname()[1]).lower()
+        if not endpoint:
+            return fail("discovery.bootstrapToken.apiServerEndpoint: Required value")
+    else:
+        if len(pos) != 1:
+            return fail("kubeadm join needs exactly one control-plane endpoint (host:port), got %r" % pos)
+        endpoint = pos[0]
+        token = (opts.get("token") or [""])[-1]
+        hashes = opts.get("discovery-token-ca-cert-hash") or []
+        node_name = ((opts.get("node-name") or [""])[-1] or os.uname()[1]).lower()
     match = TOKEN_RE.match(token)
     if not match:
         return fail('the bootstrap token "%s" was not of the form "^([a-z0-9]{6})\\.([a-z0-9]{16})$"' % "<redacted>")

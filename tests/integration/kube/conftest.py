@@ -35,6 +35,13 @@ control plane:
    kmock would return the Node object itself (it ignores the subresource).
 4. Pod reads/lists add the ``uid`` kmock leaves out, so drain can tell a
    recreated pod from the one it evicted.
+5. Namespaces (create, list, get, patch, delete): kmock 0.8 cannot parse their paths.
+6. Resource discovery (``/api/v1``, ``/apis/<group>/<version>``): kmock's bundled list,
+   which kubernetes.core's dynamic client needs (``playbooks/rbac.yml``).
+
+Every request is logged per server (``server.request_log``: method, path, query and the
+user registered for its bearer token in ``server.users``); the RBAC conformance test
+(``test_rbac_conformance.py``) judges a module's requests from it.
 
 Not filled (the modules do not depend on them): keyed strategic merge of
 lists (the modules send whole taint lists), status subresource, PUT,
@@ -44,6 +51,7 @@ the Node has one, which kmock Nodes do not).
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
@@ -89,6 +97,14 @@ except ImportError:  # a checkout without the lab installed
 KmockServer = controlplane.KmockServer
 match_fields = controlplane.match_fields
 match_labels = controlplane.match_labels
+
+
+def ansible_env(**extra):
+    """The environment for ansible-playbook from a test: the checkout as quantbot.hft, no colours."""
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO_ROOT, "ansible.cfg"), ANSIBLE_NOCOLOR="1",
+               ANSIBLE_COLLECTIONS_PATH=COLLECTIONS)
+    env.update(extra)
+    return env
 
 
 def write_kubeconfig(path, server, token=TEST_TOKEN, context="kmock"):
@@ -201,6 +217,15 @@ class Kube(object):
                                                 _preload_content=False)
         return "%s/%s" % (namespace, name)
 
+    def seed_cluster_info(self, pem, server="https://10.0.0.10:6443"):
+        """kube-public/cluster-info as kubeadm writes it (the CA node_join create_token pins, the API endpoint)."""
+        if isinstance(pem, str):
+            pem = pem.encode()
+        info = ("apiVersion: v1\nkind: Config\nclusters:\n- name: \"\"\n  cluster:\n"
+                "    certificate-authority-data: %s\n    server: %s\n" % (base64.b64encode(pem).decode(), server))
+        self.v1.create_namespaced_config_map("kube-public", {"metadata": {"name": "cluster-info"},
+                                                             "data": {"kubeconfig": info}}, _preload_content=False)
+
     def cleanup(self):
         for fn in reversed(self._cleanup):
             try:
@@ -274,3 +299,85 @@ def hft_node(kube):
         "cpu": "8", "memory": "16Gi", "pods": "110",
         "hugepages-2Mi": "2Gi", "openshift.io/quantbot_hft_vf": "4"})
     return name
+
+
+# --------------------------------------------------------------------------
+# a kubeadm stand-in for node_join
+# --------------------------------------------------------------------------
+STANDIN = r'''#!{python}
+"""Test kubeadm: records argv and the JoinConfiguration, registers the Node as a kubelet would."""
+import json, os, shutil, sys, urllib.request
+argv = sys.argv
+with open(os.environ["STANDIN_LOG"], "a") as log:
+    log.write(json.dumps(argv) + "\n")
+if argv[1:2] != ["join"] or "--config" not in argv:
+    sys.stderr.write("this stand-in only does kubeadm join --config FILE\n")
+    sys.exit(2)
+flags = [a.split("=", 1)[0][2:] for a in argv[2:] if a.startswith("--") and a.split("=", 1)[0] != "--config"]
+mixed = [f for f in flags if f in ("token", "discovery-token-ca-cert-hash", "node-name", "cri-socket")]
+if mixed:
+    sys.stderr.write("can not mix '--config' with arguments %s\n" % mixed)
+    sys.exit(1)
+path = argv[argv.index("--config") + 1]
+with open(path) as handle:
+    config = json.load(handle)
+with open(os.environ["STANDIN_CONFIG_LOG"], "a") as log:
+    log.write(json.dumps({{"path": path, "mode": oct(os.stat(path).st_mode & 0o777),
+                          "dir_mode": oct(os.stat(os.path.dirname(path)).st_mode & 0o777),
+                          "config": config}}) + "\n")
+if os.environ.get("STANDIN_RC", "0") != "0":
+    sys.stderr.write("error execution phase preflight: [preflight] Some fatal errors occurred\n")
+    sys.exit(int(os.environ["STANDIN_RC"]))
+name = config["nodeRegistration"]["name"]
+server = os.environ["STANDIN_SERVER"]
+def call(method, path, body, ctype="application/json"):
+    req = urllib.request.Request(server + path, data=json.dumps(body).encode(), method=method,
+                                 headers={{"Content-Type": ctype}})
+    urllib.request.urlopen(req).read()
+call("POST", "/api/v1/nodes", {{"apiVersion": "v1", "kind": "Node", "metadata": {{"name": name}}}})
+ready = os.environ.get("STANDIN_READY", "True")
+call("PATCH", "/api/v1/nodes/%s/status" % name,
+     {{"status": {{"conditions": [{{"type": "Ready", "status": ready, "reason": "KubeletReady"}}]}}}},
+     "application/merge-patch+json")
+shutil.copy(os.environ["STANDIN_KUBECONFIG"], os.environ["STANDIN_KUBELET_CONF"])
+print("This node has joined the cluster")
+'''
+
+
+def _read_jsonl(path):
+    if not os.path.exists(path):
+        return []
+    with open(path) as handle:
+        return [json.loads(line) for line in handle]
+
+
+@pytest.fixture
+def standin(kube, tmp_path):
+    """A kubeadm that records its argv (``calls()``) and the JoinConfiguration files it read (``configs()``)."""
+    return make_standin(kube, tmp_path)
+
+
+def make_standin(kube, tmp_path):
+    """The ``standin`` fixture's object, for a given API (tests that make their own)."""
+    path = tmp_path / "kubeadm-standin"
+    path.write_text(STANDIN.format(python=sys.executable))
+    path.chmod(0o755)
+    conf = tmp_path / "etc-kubernetes" / "kubelet.conf"
+    conf.parent.mkdir()
+    env = {"STANDIN_LOG": str(tmp_path / "argv.log"), "STANDIN_CONFIG_LOG": str(tmp_path / "config.log"),
+           "STANDIN_SERVER": kube.server.url, "STANDIN_KUBECONFIG": kube.kubeconfig, "STANDIN_KUBELET_CONF": str(conf)}
+
+    class S(object):
+        kubeadm = str(path)
+        kubelet_conf = str(conf)
+
+        @staticmethod
+        def calls():
+            return _read_jsonl(env["STANDIN_LOG"])
+
+        @staticmethod
+        def configs():
+            return _read_jsonl(env["STANDIN_CONFIG_LOG"])
+
+    S.env = env
+    return S

@@ -92,3 +92,21 @@ def test_uncordon(kube):
     assert not (kube.node(node).get("spec") or {}).get("unschedulable")
     again = kube.run("node_drain", {"node_name": node, "state": "uncordoned"})
     assert again["changed"] is False
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("timeout", 0, "timeout must be a number of seconds greater than 0, not 0"),
+    ("timeout", -30, "timeout must be a number of seconds greater than 0, not -30"),
+    ("poll_interval", -2, "poll_interval must be a number of seconds greater than 0 (a pause between two polls), "
+                          "not -2.0"),
+])
+def test_bad_timing_is_refused_before_the_node_is_cordoned(kube, hft_node, option, value, message):
+    kube.seed_pod("mm-bot-0", hft_node, owner=("ReplicaSet", "mm-bot-7c9f6d5b8"))
+    before = len(kube.server.requests()) if kube.server else 0
+    for check in (True, False):
+        result = kube.run("node_drain", {"node_name": hft_node, option: value}, check=check)
+        assert result["failed"] is True and result["msg"] == message
+    if kube.server:  # refused before a single API request
+        assert kube.server.requests()[before:] == []
+    assert kube.node(hft_node)["spec"].get("unschedulable") is not True
+    assert kube.pod_exists(kube.namespace, "mm-bot-0")

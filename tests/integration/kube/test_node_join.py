@@ -2,12 +2,12 @@
 # Copyright (c) 2026, quantbot.hft maintainers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""quantbot.hft.node_join end to end with a kubeadm stand-in.
+"""quantbot.hft.node_join end to end with a kubeadm stand-in (the ``standin`` fixture of conftest.py).
 
-The stand-in records its argv, writes kubelet.conf (a copy of the test
-kubeconfig) and registers the Node through the API, Ready or not, which is
-what a real ``kubeadm join`` plus kubelet amount to as far as the module can
-see. kmock only: it registers a fake Node.
+The stand-in records its argv and the JoinConfiguration it was given, writes
+kubelet.conf (a copy of the test kubeconfig) and registers the Node through
+the API, Ready or not, which is what a real ``kubeadm join`` plus kubelet
+amount to as far as the module can see. kmock only: it registers a fake Node.
 """
 
 from __future__ import annotations
@@ -17,8 +17,6 @@ import datetime
 import hashlib
 import json
 import os
-import stat
-import sys
 
 import pytest
 
@@ -26,54 +24,6 @@ pytestmark = pytest.mark.kmock_only
 
 TOKEN = "abcdef.0123456789abcdef"
 CA_HASH = "sha256:" + "ab" * 32
-
-STANDIN = r'''#!{python}
-import json, os, sys, urllib.request
-with open(os.environ["STANDIN_LOG"], "a") as log:
-    log.write(json.dumps(sys.argv) + "\n")
-if os.environ.get("STANDIN_RC", "0") != "0":
-    sys.stderr.write("error execution phase preflight: [preflight] Some fatal errors occurred\n")
-    sys.exit(int(os.environ["STANDIN_RC"]))
-name = sys.argv[sys.argv.index("--node-name") + 1]
-server = os.environ["STANDIN_SERVER"]
-def call(method, path, body, ctype="application/json"):
-    req = urllib.request.Request(server + path, data=json.dumps(body).encode(), method=method,
-                                 headers={{"Content-Type": ctype}})
-    urllib.request.urlopen(req).read()
-call("POST", "/api/v1/nodes", {{"apiVersion": "v1", "kind": "Node", "metadata": {{"name": name}}}})
-ready = os.environ.get("STANDIN_READY", "True")
-call("PATCH", "/api/v1/nodes/%s/status" % name,
-     {{"status": {{"conditions": [{{"type": "Ready", "status": ready, "reason": "KubeletReady"}}]}}}},
-     "application/merge-patch+json")
-import shutil
-shutil.copy(os.environ["STANDIN_KUBECONFIG"], os.environ["STANDIN_KUBELET_CONF"])
-print("This node has joined the cluster")
-'''
-
-
-@pytest.fixture
-def standin(kube, tmp_path):
-    path = tmp_path / "kubeadm-standin"
-    path.write_text(STANDIN.format(python=sys.executable))
-    path.chmod(path.stat().st_mode | stat.S_IXUSR)
-    conf = tmp_path / "etc-kubernetes" / "kubelet.conf"
-    conf.parent.mkdir()
-    env = {"STANDIN_LOG": str(tmp_path / "argv.log"), "STANDIN_SERVER": kube.server.url,
-           "STANDIN_KUBECONFIG": kube.kubeconfig, "STANDIN_KUBELET_CONF": str(conf)}
-
-    class S(object):
-        kubeadm = str(path)
-        kubelet_conf = str(conf)
-
-        @staticmethod
-        def calls():
-            if not os.path.exists(env["STANDIN_LOG"]):
-                return []
-            with open(env["STANDIN_LOG"]) as handle:
-                return [json.loads(line) for line in handle]
-
-    S.env = env
-    return S
 
 
 def _args(standin, **extra):
@@ -88,10 +38,19 @@ def test_join_waits_ready_then_is_idempotent(kube, standin):
     result = kube.run("node_join", _args(standin), auth=False, env=standin.env)
     assert result["_rc"] == 0, result
     assert result["changed"] is True and result["joined"] is True and result["ready"] is True
-    assert standin.calls() == [[standin.kubeadm, "join", "127.0.0.1:6443", "--token", TOKEN,
-                                "--discovery-token-ca-cert-hash", CA_HASH, "--node-name", "hft-node-21"]]
-    assert TOKEN not in result["_raw"]
-    assert result["command"][4] == "********"
+    calls = standin.calls()
+    assert len(calls) == 1 and calls[0][:3] == [standin.kubeadm, "join", "--config"] and len(calls[0]) == 4
+    assert result["command"] == calls[0]
+    seen = standin.configs()[0]
+    assert seen["path"] == calls[0][3] and seen["mode"] == "0o600" and seen["dir_mode"] == "0o700"
+    assert seen["config"] == {
+        "apiVersion": "kubeadm.k8s.io/v1beta4", "kind": "JoinConfiguration",
+        "discovery": {"bootstrapToken": {"token": TOKEN, "apiServerEndpoint": "127.0.0.1:6443",
+                                         "caCertHashes": [CA_HASH]}},
+        "nodeRegistration": {"name": "hft-node-21"}}
+    # the token reached kubeadm in the file only, and the file and its directory are gone
+    assert TOKEN not in json.dumps(calls) and TOKEN not in result["_raw"]
+    assert not os.path.exists(seen["path"]) and not os.path.exists(os.path.dirname(seen["path"]))
 
     again = kube.run("node_join", _args(standin), auth=False, env=standin.env)
     assert again["_rc"] == 0 and again["changed"] is False and again["ready"] is True
@@ -102,6 +61,7 @@ def test_check_mode_runs_nothing(kube, standin):
     result = kube.run("node_join", _args(standin), check=True, auth=False, env=standin.env)
     assert result["changed"] is True and result["joined"] is False
     assert standin.calls() == [] and not os.path.exists(standin.kubelet_conf)
+    assert result["command"] == [standin.kubeadm, "join", "--config", "<private directory>/join-configuration.json"]
     assert TOKEN not in result["_raw"]
 
 
@@ -111,6 +71,42 @@ def test_kubeadm_failure_is_reported_without_the_token(kube, standin):
     assert result["failed"] is True and result["rc"] == 1
     assert "preflight" in result["stderr"]
     assert TOKEN not in result["_raw"] and "0123456789abcdef" not in result["_raw"]
+    path = standin.configs()[0]["path"]
+    assert not os.path.exists(path) and not os.path.exists(os.path.dirname(path))  # removed on failure too
+
+
+def test_older_kubeadm_gets_v1beta3_and_the_cri_socket(kube, standin):
+    result = kube.run("node_join", _args(standin, kubeadm_api_version="kubeadm.k8s.io/v1beta3",
+                                         cri_socket="unix:///run/containerd/containerd.sock",
+                                         extra_args=["--v=2"]), auth=False, env=standin.env)
+    assert result["_rc"] == 0, result
+    assert standin.calls()[0][4:] == ["--v=2"]
+    config = standin.configs()[0]["config"]
+    assert config["apiVersion"] == "kubeadm.k8s.io/v1beta3"
+    assert config["nodeRegistration"] == {"name": "hft-node-21", "criSocket": "unix:///run/containerd/containerd.sock"}
+
+
+@pytest.mark.parametrize("extra", [["--token", TOKEN], ["--token=" + TOKEN], ["--node-name=other"],
+                                   ["--config", "/tmp/other.yaml"], ["--discovery-token-ca-cert-hash=" + CA_HASH]])
+def test_extra_args_that_belong_in_the_configuration_are_refused(kube, standin, extra):
+    result = kube.run("node_join", _args(standin, extra_args=extra), auth=False, env=standin.env)
+    assert result["failed"] is True and "extra_args must not hold %s" % extra[0].split("=")[0] in result["msg"]
+    assert standin.calls() == []
+    assert TOKEN not in result["_raw"]
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("wait_timeout", 0, "wait_timeout must be a number of seconds greater than 0, not 0"),
+    ("wait_timeout", -5, "wait_timeout must be a number of seconds greater than 0, not -5"),
+    ("poll_interval", -1, "poll_interval must be a number of seconds greater than 0 (a pause between two polls), "
+                          "not -1.0"),
+    ("token_ttl", 0, "token_ttl must be a number of seconds greater than 0, not 0"),
+])
+def test_bad_timing_is_refused_before_kubeadm_runs(kube, standin, option, value, message):
+    for check in (True, False):
+        result = kube.run("node_join", _args(standin, **{option: value}), check=check, auth=False, env=standin.env)
+        assert result["failed"] is True and result["msg"] == message
+    assert standin.calls() == [] and not os.path.exists(standin.kubelet_conf)
 
 
 def test_not_ready_node_times_out(kube, standin):
@@ -151,10 +147,7 @@ def _make_ca():
 
 def test_create_token_through_the_api(kube, standin):
     pem, expected_hash = _make_ca()
-    info = "apiVersion: v1\nclusters:\n- cluster:\n    certificate-authority-data: %s\n    server: https://10.0.0.10:6443\n" \
-           "  name: \"\"\nkind: Config\n" % base64.b64encode(pem).decode()
-    kube.v1.create_namespaced_config_map("kube-public", {"metadata": {"name": "cluster-info"},
-                                                         "data": {"kubeconfig": info}}, _preload_content=False)
+    kube.seed_cluster_info(pem)
     args = _args(standin, create_token=True, token_ttl=600)
     for key in ("token", "discovery_token_ca_cert_hash", "api_server_endpoint"):
         del args[key]
@@ -177,6 +170,7 @@ def test_create_token_through_the_api(kube, standin):
     token = "%s.%s" % (data["token-id"], data["token-secret"])
 
     argv = standin.calls()[0]
-    assert argv[1:5] == ["join", "10.0.0.10:6443", "--token", token]
-    assert argv[argv.index("--discovery-token-ca-cert-hash") + 1] == expected_hash
+    assert argv[1:3] == ["join", "--config"] and token not in json.dumps(argv)
+    discovery = standin.configs()[0]["config"]["discovery"]["bootstrapToken"]
+    assert discovery == {"token": token, "apiServerEndpoint": "10.0.0.10:6443", "caCertHashes": [expected_hash]}
     assert data["token-secret"] not in result["_raw"]

@@ -186,3 +186,18 @@ def test_through_ansible_adhoc(kube, hft_node):
     assert status == "SUCCESS", result
     assert result["valid"] is False
     assert [f["check"] for f in result["failures"]] == ["label", "ptp_pod"]
+
+
+@pytest.mark.parametrize("extra, message", [
+    ({"plan": {"changed": False, "plan": PLAN, "topology": {}}},
+     "plan looks like the whole registered result of quantbot.hft.node_topology (keys: changed, plan, topology)"),
+    ({"plan": dict(PLAN, hugepages={"2M": {"0": 0, "1": "1k"}})}, "plan.hugepages.2M.1 is '1k', not a whole number"),
+    ({"plan": dict(PLAN, hugepages={"2M": {"0": 0, "1": 1.5}})}, "plan.hugepages.2M.1 is 1.5, not a whole number"),
+    ({"vf_request": -1}, "vf_request must be a whole number of VFs (0 or more), not -1"),
+])
+def test_bad_input_is_refused_before_any_api_request(kube, hft_node, extra, message):
+    before = len(kube.server.requests())
+    result = _validate(kube, hft_node, **extra)
+    assert result["failed"] is True and message in result["msg"], result["msg"]
+    assert "Traceback" not in result["_raw"]
+    assert kube.server.requests()[before:] == []
