@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import subprocess
 import sys
 
 import pytest
@@ -81,3 +82,22 @@ def sysfs_copy(tmp_path):
 def no_cmdline(tmp_path):
     """A cmdline path that does not exist (as when planning from a captured tree)."""
     return str(tmp_path / "no-such-cmdline")
+
+
+@pytest.fixture(scope="session")
+def promtool():
+    """Path of promtool (scripts/promtool.sh fetches it; scripts/test.sh exports $PROMTOOL).
+
+    Without $PROMTOOL the cached copy is used; the test is skipped only when neither
+    exists (a bare pytest run on a machine that never ran the set-up).
+    """
+    path = os.environ.get("PROMTOOL")
+    if path:
+        if not os.access(path, os.X_OK):
+            pytest.fail("PROMTOOL=%s is not an executable" % path)
+        return path
+    script = os.path.join(REPO_ROOT, "scripts", "promtool.sh")
+    found = subprocess.run([script, "--path"], capture_output=True, text=True, check=False)
+    if found.returncode != 0:
+        pytest.skip("promtool is not cached (run scripts/promtool.sh --ensure)")
+    return found.stdout.strip()
