@@ -49,6 +49,7 @@ Config (JSON)::
       "textfile": "/var/lib/prometheus/node-exporter/quantbot_hft.prom",
       "window_file": "/run/quantbot-hft/ptpmon.json",
       "time_daemons": ["chrony.service", "systemd-timesyncd.service", ...],
+      "time_daemons_interval_seconds": 10,        # default 10 (systemctl costs more than pmc)
       "offset_threshold_ns": 100,                 # optional: exported for the alert rules
       "pmc": "pmc", "systemctl": "systemctl", "journalctl": "journalctl",
       "phc2sys_unit": "phc2sys@{interface}.service"
@@ -106,6 +107,7 @@ DEFAULT_WINDOW_FILE = "/run/quantbot-hft/ptpmon.json"
 DEFAULT_INTERVAL = 1.0
 DEFAULT_WINDOW = 600.0
 DEFAULT_PHC2SYS_UNIT = "phc2sys@{interface}.service"
+DEFAULT_DAEMONS_INTERVAL = 10.0
 WINDOW_VERSION = 1
 
 PMC_QUERIES = ("GET CURRENT_DATA_SET", "GET PORT_DATA_SET",
@@ -171,8 +173,8 @@ _PHC2SYS = re.compile(r"(?:^|\s)(?:(?P<clock>[A-Za-z0-9_/.:-]+)\s+)?(?:phc|sys)\
 _EPOCH = re.compile(r"^(\d{9,}(?:\.\d+)?)\s")
 _UNIT = re.compile(r"^[A-Za-z0-9:_.\\@-]+\.(service|socket|timer|path|mount|target|scope)$")
 _CONFIG_KEYS = ("interfaces", "phc2sys_interfaces", "interval_seconds", "window_seconds", "textfile",
-                "window_file", "time_daemons", "offset_threshold_ns", "pmc", "systemctl", "journalctl",
-                "phc2sys_unit")
+                "window_file", "time_daemons", "time_daemons_interval_seconds", "offset_threshold_ns", "pmc",
+                "systemctl", "journalctl", "phc2sys_unit")
 
 
 class PtpError(ValueError):
@@ -474,6 +476,17 @@ def parse_systemctl_show(text, units):
         return dict((unit, props["ActiveState"]) for unit, props in zip(units, blocks))
     by_id = dict((props.get("Id"), props["ActiveState"]) for props in blocks)
     return dict((unit, by_id.get(unit)) for unit in units)
+
+
+def time_daemon_states(rc, out, err, units):
+    """``(states, error)`` from one systemctl_argv() run: ``({unit: ActiveState}, None)``,
+    or ``(None, why)`` when systemctl failed or printed no state."""
+    if rc != 0 and "ActiveState=" not in (out or ""):
+        return None, "systemctl show failed (rc %s): %s" % (rc, (err or out or "").strip()[:300])
+    try:
+        return parse_systemctl_show(out, units), None
+    except PtpError as exc:
+        return None, str(exc)
 
 
 def active_units(states):
@@ -873,6 +886,9 @@ def normalize_config(config):
     if result["window_file"] == result["textfile"]:
         raise ConfigError("window_file and textfile must differ, both are %s" % result["textfile"])
     result["time_daemons"] = check_units(config.get("time_daemons", []))
+    result["time_daemons_interval_seconds"] = _seconds(config, "time_daemons_interval_seconds",
+                                                       max(DEFAULT_DAEMONS_INTERVAL, result["interval_seconds"]),
+                                                       result["interval_seconds"], 3600)
     threshold = config.get("offset_threshold_ns")
     if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, (int, float))
                                   or math.isnan(threshold) or threshold < 0):
@@ -1068,6 +1084,8 @@ class Collector:
         self.last_slave = dict((item["name"], None) for item in config["interfaces"])
         self.phc2sys = {}
         self.followers = {}
+        self.daemons = ({}, None)
+        self.daemons_at = None
         self.pmc = _resolve(config["pmc"])
         self.systemctl = _resolve(config["systemctl"])
         self.journalctl = _resolve(config["journalctl"])
@@ -1104,20 +1122,20 @@ class Collector:
             self.log.clear(key, "%s: ptp4l answers pmc again (port %s)" % (item["name"], sample["port_state"]))
         return sample
 
-    def sample_time_daemons(self):
+    def sample_time_daemons(self, now):
+        """``(states, error)``, read again when ``time_daemons_interval_seconds`` have passed."""
         units = self.config["time_daemons"]
         if not units:
             return {}, None
+        if self.daemons_at is not None and now - self.daemons_at < self.config["time_daemons_interval_seconds"]:
+            return self.daemons
+        self.daemons_at = now
+        self.daemons = self._read_time_daemons(units)
+        return self.daemons
+
+    def _read_time_daemons(self, units):
         rc, out, err = self.runner(systemctl_argv(self.systemctl, units))
-        error = None
-        states = None
-        if rc != 0 and "ActiveState=" not in (out or ""):
-            error = "systemctl show failed (rc %s): %s" % (rc, (err or out or "").strip()[:300])
-        else:
-            try:
-                states = parse_systemctl_show(out, units)
-            except PtpError as exc:
-                error = str(exc)
+        states, error = time_daemon_states(rc, out, err, units)
         if error:
             self.log.problem("systemctl", error)
         else:
@@ -1190,7 +1208,7 @@ class Collector:
                 "current_utc_offset_valid": bool(following and pmc["current_utc_offset_valid"]),
                 "error": sample["error"],
             }
-        daemons, daemons_error = self.sample_time_daemons()
+        daemons, daemons_error = self.sample_time_daemons(now)
         if self.config["phc2sys_interfaces"]:
             self.sample_phc2sys(now)
         doc = window_document(interfaces, self.config["interval_seconds"], self.config["window_seconds"], now,

@@ -74,7 +74,8 @@ options:
     default: 1
   interval:
     description:
-      - Seconds between those samples (0.1 to 60).
+      - Seconds to wait between those samples (0.1 to 60); each pmc run adds
+        about 0.1 s (pmc waits that long for the answers).
     type: float
     default: 1.0
   window_file:
@@ -234,8 +235,8 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.quantbot.hft.plugins.module_utils._ptpmon import (
-    ConfigError, PtpError, check_interface_name, check_units, parse_pmc, parse_systemctl_show, read_window,
-    sample_pmc, sample_pmc_window, systemctl_argv, window_from_samples, window_problems)
+    ConfigError, PtpError, check_interface_name, check_units, parse_pmc, read_window, sample_pmc,
+    sample_pmc_window, systemctl_argv, time_daemon_states, window_from_samples, window_problems)
 
 
 def main():
@@ -300,13 +301,9 @@ def main():
             reasons = window_problems(summary or {}, params["max_offset_ns"], params["peak_offset_ns"])
             result.update(healthy=not reasons, reasons=reasons)
         if params["time_daemons"]:
-            drc, dout, derr = run(systemctl_argv(module.get_bin_path("systemctl") or "systemctl",
-                                                 params["time_daemons"]))
-            states, error = None, None
-            try:
-                states = parse_systemctl_show(dout, params["time_daemons"])
-            except PtpError as exc:
-                error = "systemctl show failed (rc %s): %s %s" % (drc, str(exc), derr.strip())
+            units = params["time_daemons"]
+            drc, dout, derr = run(systemctl_argv(module.get_bin_path("systemctl") or "systemctl", units))
+            states, error = time_daemon_states(drc, dout, derr, units)
             result.update(time_daemons=states, time_daemons_error=error)
     except PtpError as exc:
         module.fail_json(msg=str(exc), stdout=out, stderr=err)

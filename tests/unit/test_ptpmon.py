@@ -479,6 +479,8 @@ def test_config_defaults():
     assert config["textfile"] == "/var/lib/prometheus/node-exporter/quantbot_hft.prom"
     assert config["window_file"] == "/run/quantbot-hft/ptpmon.json"
     assert config["time_daemons"] == [] and config["phc2sys_interfaces"] == []
+    assert config["time_daemons_interval_seconds"] == 10.0
+    assert normalize_config(dict(GOOD, interval_seconds=30))["time_daemons_interval_seconds"] == 30.0
     assert config["phc2sys_unit"] == "phc2sys@{interface}.service" and config["pmc"] == "pmc"
 
 
@@ -498,6 +500,8 @@ def test_config_defaults():
     ({"window_file": "/var/lib/prometheus/node-exporter/quantbot_hft.prom"}, "window_file and textfile must differ"),
     ({"time_daemons": ["chrony"]}, "time_daemons must be a list of distinct systemd unit names"),
     ({"time_daemons": ["a.service", "a.service"]}, "time_daemons"),
+    ({"interval_seconds": 5, "time_daemons_interval_seconds": 2},
+     "time_daemons_interval_seconds must be a number of seconds from 5.0 to 3600, got 2"),
     ({"offset_threshold_ns": -5}, "offset_threshold_ns must be a non-negative number, got -5"),
     ({"pmc": "pmc -x"}, "pmc must be a command name"),
     ({"phc2sys_unit": "phc2sys.service"}, "phc2sys_unit must be a unit name with {interface}"),
@@ -623,6 +627,17 @@ def test_collector_time_daemons_and_phc2sys(tmp_path):
     host.t += 60
     text, doc = collector.cycle()
     assert "quantbot_phc2sys_offset_ns" not in text and doc["phc2sys"] == {}
+
+
+def test_collector_reads_the_time_daemons_every_ten_seconds(tmp_path):
+    host = FakeHost()
+    collector, dummy_stream = make_collector(tmp_path, host, time_daemons=["systemd-timesyncd.service"])
+    for dummy in range(25):
+        text, doc = collector.cycle()
+        assert doc["time_daemons"] == {"systemd-timesyncd.service": "active"}
+        assert 'quantbot_time_daemon_conflict{unit="systemd-timesyncd.service"} 1' in text
+        host.t += 1.0
+    assert len([argv for argv in host.calls if "show" in argv]) == 3          # at 0, 10 and 20 s
 
 
 def test_collector_systemctl_failure_is_logged_not_exported(tmp_path):
