@@ -1245,11 +1245,25 @@ class Collector:
 
 
 class _Stop(BaseException):
-    """SIGTERM/SIGINT: leave the loop (a BaseException, so no cycle handler swallows it)."""
+    """A stop signal during the sleep (a BaseException, so no cycle handler swallows it)."""
 
 
-def _on_signal(signum, dummy_frame):
-    raise _Stop(signum)
+class Stopper:
+    """The SIGTERM/SIGINT handler: the cycle in progress finishes, then the loop ends.
+
+    Raising in the middle of a cycle would kill a running pmc, and a killed pmc
+    leaves its client socket (/var/run/pmc.PID) behind. A signal that arrives
+    while the loop sleeps ends the sleep at once.
+    """
+
+    def __init__(self):
+        self.requested = False
+        self.sleeping = False
+
+    def __call__(self, signum, dummy_frame):
+        self.requested = True
+        if self.sleeping:
+            raise _Stop(signum)
 
 
 def read_window(path):
@@ -1261,8 +1275,10 @@ def read_window(path):
         return None
 
 
-def serve(collector, once=False, echo=None, sleep=time.sleep, monotonic=time.monotonic):
-    """Run cycles every interval (on a fixed grid, skipping missed slots) until a signal; 0 or 1."""
+def serve(collector, once=False, echo=None, sleep=time.sleep, monotonic=time.monotonic, stopper=None):
+    """Run cycles every interval (on a fixed grid, skipping missed slots) until ``stopper`` is
+    requested; the exit status (0, or 1 when --once failed)."""
+    stopper = stopper or Stopper()
     interval = collector.config["interval_seconds"]
     next_at = monotonic()
     while True:
@@ -1285,7 +1301,15 @@ def serve(collector, once=False, echo=None, sleep=time.sleep, monotonic=time.mon
         now = monotonic()
         if next_at <= now:
             next_at = now + interval - ((now - next_at) % interval)
-        sleep(next_at - now)
+        stopper.sleeping = True
+        try:
+            if stopper.requested:
+                return 0
+            sleep(next_at - now)
+        except _Stop:
+            return 0
+        finally:
+            stopper.sleeping = False
 
 
 def main(argv=None):
@@ -1309,12 +1333,11 @@ def main(argv=None):
         log.info("sampling %s every %g s, window %g s, writing %s"
                  % (", ".join(i["name"] for i in config["interfaces"]), config["interval_seconds"],
                     config["window_seconds"], config["textfile"]))
+    stopper = Stopper()
     for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, _on_signal)
+        signal.signal(signum, stopper)
     try:
-        return serve(collector, once=args.once, echo=sys.stdout if args.echo else None)
-    except _Stop:
-        return 0
+        return serve(collector, once=args.once, echo=sys.stdout if args.echo else None, stopper=stopper)
     finally:
         collector.stop()
 

@@ -735,6 +735,7 @@ def test_journal_follower_reads_lines_as_they_come_and_restarts(tmp_path):
 def test_serve_keeps_a_fixed_grid_and_survives_a_failing_cycle(tmp_path):
     host = FakeHost()
     collector, stream = make_collector(tmp_path, host)
+    stopper = _ptpmon.Stopper()
     cycles = []
     real_cycle = collector.cycle
 
@@ -743,7 +744,7 @@ def test_serve_keeps_a_fixed_grid_and_survives_a_failing_cycle(tmp_path):
         if len(cycles) == 2:
             raise RuntimeError("surprise")
         if len(cycles) == 4:
-            raise _ptpmon._Stop(15)
+            stopper(15, None)                    # SIGTERM in the middle of a cycle: it finishes
         return real_cycle()
 
     collector.cycle = cycle
@@ -752,13 +753,27 @@ def test_serve_keeps_a_fixed_grid_and_survives_a_failing_cycle(tmp_path):
 
     def sleep(seconds):
         sleeps.append(round(seconds, 3))
-        mono[0] += seconds + 0.25                        # each cycle overruns its slot by 0.25 s
+        mono[0] += seconds + 0.25                # each cycle overruns its slot by 0.25 s
 
-    with pytest.raises(_ptpmon._Stop):
-        _ptpmon.serve(collector, sleep=sleep, monotonic=lambda: mono[0])
+    assert _ptpmon.serve(collector, sleep=sleep, monotonic=lambda: mono[0], stopper=stopper) == 0
     assert len(cycles) == 4 and sleeps == [1.0, 0.75, 0.75]
     assert "collection cycle failed: RuntimeError: surprise" in stream.getvalue()
     assert "collection cycles work again" in stream.getvalue()
+    # the fourth cycle, during which the signal came, was written
+    assert len(json.loads((tmp_path / "run" / "w.json").read_text())["interfaces"]["enp65s0"]["timestamps"]) == 3
+
+
+def test_a_signal_during_the_sleep_ends_it_at_once(tmp_path):
+    host = FakeHost()
+    collector, dummy_stream = make_collector(tmp_path, host)
+    stopper = _ptpmon.Stopper()
+
+    def sleep(seconds):
+        stopper(15, None)                        # raises, as the real handler does while sleeping
+        raise AssertionError("not reached")
+
+    assert _ptpmon.serve(collector, sleep=sleep, monotonic=lambda: 0.0, stopper=stopper) == 0
+    assert stopper.requested and not stopper.sleeping
 
 
 # --- the standalone script -----------------------------------------------------------
