@@ -117,7 +117,7 @@ def serve(nodes: int, latency_ms: float) -> int:
     for line in sys.stdin:
         if line.strip() == "stats":
             with lock:
-                print(json.dumps(tally(server.requests(), dict(counts))), flush=True)
+                print(json.dumps(tally(server.undrained_requests(), dict(counts))), flush=True)
         elif line.strip() == "quit":
             break
     stop.set()

@@ -104,11 +104,21 @@ install_venv() {
   echo "$want" > "$stamp"
 }
 
+# promtool for the alert rule tests, unpacked from Debian's prometheus package
+# into ~/.cache/quantbot-hft/promtool/<version>/ (the package is not installed,
+# so no Prometheus server runs on this machine).
+install_promtool() {
+  local bin
+  bin=$(scripts/promtool.sh --ensure) || { echo "setup: cannot provide promtool" >&2; exit 1; }
+  log "promtool: $bin"
+}
+
 main() {
   local install_only=0
   [ "${1:-}" = "--install" ] && install_only=1
   [ "$(id -u)" -eq 0 ] || { echo "setup: run as root (apt-get, QEMU lab)" >&2; exit 1; }
   install_apt
+  install_promtool
   install_venv
   [ "$install_only" -eq 1 ] && return 0
   log "running the main job on the embedded lab default"

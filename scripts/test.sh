@@ -2,7 +2,7 @@
 # The whole quantbot.hft test suite, as CI runs it (.ci/run calls exactly this).
 #
 #   scripts/test.sh           fast tier, then the lab tier (a real QEMU VM)
-#   scripts/test.sh --fast    fast tier only (lint, sanity, unit, docs, syntax)
+#   scripts/test.sh --fast    fast tier only (lint, sanity, alert rules, unit, docs, syntax)
 #   scripts/test.sh --lab     lab tier only (molecule scenarios on the lab VM)
 #
 # Exit status is non-zero when any step fails. A pytest run that collects no
@@ -22,6 +22,10 @@ esac
 scripts/setup.sh --install || { echo "test: set-up failed" >&2; exit 1; }
 export PATH="$here/.venv/bin:$PATH"
 export ANSIBLE_CONFIG="$here/ansible.cfg"
+# promtool (Debian's prometheus package, unpacked by the set-up, never installed):
+# the rule tests and the exposition checks in pytest use it.
+PROMTOOL=$(scripts/promtool.sh --ensure) || { echo "test: promtool missing (scripts/setup.sh --install fetches it)" >&2; exit 1; }
+export PROMTOOL
 
 passed=0 failed=0 failed_names=()
 step() {
@@ -42,6 +46,7 @@ t_start=$SECONDS
 if [ "$tiers" != lab ]; then
   step lint ansible-lint
   step sanity scripts/sanity.sh
+  step rules scripts/check-monitoring.sh
   step pytest python -m pytest -p no:cacheprovider -m "not lab" tests/unit lab/tests tests/integration
   step docs scripts/check-docs.sh
   step syntax scripts/check-syntax.sh

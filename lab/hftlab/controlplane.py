@@ -669,6 +669,10 @@ class KmockServer:
             return taken
         return asyncio.run_coroutine_threadsafe(take(), self._loop).result(timeout)
 
+    def undrained_requests(self) -> list:
+        """(method, path, query) of the requests still in kmock's own log (what drain_requests has not taken)."""
+        return [_request_tuple(r) for r in list(self.km._requests)]  # pylint: disable=protected-access
+
     def trim_request_log(self, keep: int = 200) -> None:
         """kmock keeps every request for assertions; a long-running lab server drops the old ones."""
         log = getattr(getattr(self, "km", None), "_requests", None)

@@ -15,9 +15,9 @@ prints ``hardware-transmit``; ethtool 6.9+ prints ``Hardware timestamp provider
 index`` instead of ``PTP Hardware Clock``), or, when ethtool is not installed,
 from the raw ``ETHTOOL_GET_TS_INFO`` answer (:func:`decode_ts_info`).
 
-pmc output is what ``pmc -u -b 0 -f CONFIG 'GET CURRENT_DATA_SET' 'GET
-PORT_DATA_SET'`` prints (linuxptp pmc.c ``pmc_show``): a header line per
-response, then tab-indented ``name value`` lines.
+pmc output is parsed by ``_ptpmon.parse_pmc`` (``pmc -u -b 0 -f CONFIG`` with
+GET CURRENT_DATA_SET, PORT_DATA_SET, PARENT_DATA_SET, TIME_PROPERTIES_DATA_SET),
+which lives in the node's collector file and is re-exported here.
 
 One owner per port (``ptp_conflicts``, ``ptp_single_owner``): every ptp4l and
 phc2sys that is not the role's own instance (told by its systemd unit, from
@@ -34,6 +34,11 @@ import math
 import os
 import re
 import struct
+
+# parse_pmc and PtpError are shared with the collector (_ptpmon.py)
+# and re-exported here for the modules and _validate.py.
+from ansible_collections.quantbot.hft.plugins.module_utils._ptpmon import (  # noqa: F401 pylint: disable=unused-import
+    PtpError, check_bound, parse_pmc)
 
 TIME_STAMPING_MODES = ("hardware", "software")
 
@@ -63,19 +68,7 @@ REQUIRED = {
     "software": ("sw_tx", "sw_rx", "sw_clock"),
 }
 
-PORT_STATES = ("NONE", "INITIALIZING", "FAULTY", "DISABLED", "LISTENING", "PRE_MASTER",
-               "MASTER", "PASSIVE", "UNCALIBRATED", "SLAVE", "GRAND_MASTER")
-# linuxptp 4.x may print the IEEE 1588-2019 alternative terms.
-_STATE_ALIASES = {"TIME_RECEIVER": "SLAVE", "PRE_TIME_TRANSMITTER": "PRE_MASTER",
-                  "TIME_TRANSMITTER": "MASTER"}
-
 _PHC_LINE = re.compile(r"^(?:PTP Hardware Clock|Hardware timestamp provider index):\s*(\S+)\s*$")
-_HEADER = re.compile(r"^\s*(\S+)\s+seq\s+(\d+)\s+(\S+)\s+(MANAGE?MENT(?:_ERROR_STATUS)?)\s*(\S*)")
-_FIELD = re.compile(r"^\s+([A-Za-z][A-Za-z0-9_.]*)\s+(\S.*?)\s*$")
-
-
-class PtpError(ValueError):
-    """Unusable input or a requirement the host does not meet; the message says why."""
 
 
 # --------------------------------------------------------------------------
@@ -185,95 +178,15 @@ def check_timestamping(iface, caps, mode):
 
 
 # --------------------------------------------------------------------------
-# pmc output
+# pmc output: parse_pmc lives in _ptpmon.py (the node's collector is that file,
+# copied alone to the host, so the parser cannot live here); imported above.
 # --------------------------------------------------------------------------
-def _number(value, what):
-    try:
-        return float(value)
-    except ValueError:
-        raise PtpError("pmc printed an unreadable %s: %r" % (what, value))
-
-
-def parse_pmc(text):
-    """Parse pmc output of GET CURRENT_DATA_SET and GET PORT_DATA_SET (one or more responses).
-
-    Returns ``{responding, port_state, offset_ns, mean_path_delay_ns,
-    steps_removed, ports, errors}``. ``offset_ns`` is offsetFromMaster as a
-    float in nanoseconds. ``ports`` lists every PORT_DATA_SET response
-    (``{port_identity, port_state}``); ``port_state`` is the first port's
-    state, or the best one (SLAVE first) when several ports answered.
-    ``responding`` is false when ptp4l sent no answer at all (pmc printed only
-    its ``sending:`` lines), which is what a stopped ptp4l looks like.
-    """
-    if not isinstance(text, str):
-        raise PtpError("pmc output must be text, got %r" % (text,))
-    result = {
-        "responding": False,
-        "port_state": None,
-        "offset_ns": None,
-        "mean_path_delay_ns": None,
-        "steps_removed": None,
-        "ports": [],
-        "errors": [],
-    }
-    block = None
-    fields = {}
-
-    def close():
-        if block is None:
-            return
-        kind, source, status = block
-        if status.endswith("ERROR_STATUS"):
-            result["errors"].append("%s from %s" % (status, source))
-        elif kind == "CURRENT_DATA_SET":
-            if "offsetFromMaster" in fields:
-                result["offset_ns"] = _number(fields["offsetFromMaster"], "offsetFromMaster")
-            if "meanPathDelay" in fields:
-                result["mean_path_delay_ns"] = _number(fields["meanPathDelay"], "meanPathDelay")
-            if "stepsRemoved" in fields:
-                result["steps_removed"] = int(_number(fields["stepsRemoved"], "stepsRemoved"))
-        elif kind == "PORT_DATA_SET":
-            state = fields.get("portState")
-            state = _STATE_ALIASES.get(state, state)
-            result["ports"].append({"port_identity": fields.get("portIdentity", source), "port_state": state})
-
-    for line in text.splitlines():
-        header = _HEADER.match(line)
-        if header:
-            close()
-            result["responding"] = True
-            source, dummy_seq, dummy_action, status, kind = header.groups()
-            block = (kind or "", source, status)
-            fields = {}
-            continue
-        field = _FIELD.match(line)
-        if field and block is not None:
-            fields[field.group(1)] = field.group(2)
-            continue
-        if line.strip():
-            # "sending: GET ..." or any other line ends the current response.
-            close()
-            block = None
-            fields = {}
-    close()
-
-    states = [port["port_state"] for port in result["ports"] if port["port_state"]]
-    if states:
-        result["port_state"] = "SLAVE" if "SLAVE" in states else states[0]
-    return result
-
-
 def judge(probe, max_offset_ns):
     """Healthy means: ptp4l answered, a port is SLAVE, and |offsetFromMaster| <= max_offset_ns.
 
     Returns ``{healthy, reasons}``; ``reasons`` says what failed, empty when healthy.
     """
-    try:
-        limit = float(max_offset_ns)
-    except (TypeError, ValueError):
-        raise PtpError("max_offset_ns must be a number, got %r" % (max_offset_ns,))
-    if math.isnan(limit) or limit < 0:
-        raise PtpError("max_offset_ns must be a non-negative number, got %r" % (max_offset_ns,))
+    limit = check_bound(max_offset_ns, "max_offset_ns")
     reasons = []
     if not probe.get("responding"):
         reasons.append("ptp4l did not answer pmc (is the ptp4l@ instance running?)")

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import subprocess
 import sys
 
 import pytest
@@ -94,3 +95,20 @@ def _module_side_warnings():
     yield
     _internal.is_controller = was
 
+@pytest.fixture(scope="session")
+def promtool():
+    """Path of promtool (scripts/promtool.sh fetches it; scripts/test.sh exports $PROMTOOL).
+
+    Without $PROMTOOL the cached copy is used; the test is skipped only when neither
+    exists (a bare pytest run on a machine that never ran the set-up).
+    """
+    path = os.environ.get("PROMTOOL")
+    if path:
+        if not os.access(path, os.X_OK):
+            pytest.fail("PROMTOOL=%s is not an executable" % path)
+        return path
+    script = os.path.join(REPO_ROOT, "scripts", "promtool.sh")
+    found = subprocess.run([script, "--path"], capture_output=True, text=True, check=False)
+    if found.returncode != 0:
+        pytest.skip("promtool is not cached (run scripts/promtool.sh --ensure)")
+    return found.stdout.strip()

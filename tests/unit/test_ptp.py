@@ -152,10 +152,12 @@ def test_pmc_other_states(name, state):
     assert parse_pmc(fixture(name))["port_state"] == state
 
 
-def test_pmc_no_answer():
-    probe = parse_pmc(fixture("pmc-no-answer.txt"))
+@pytest.mark.parametrize("name", ["pmc-no-answer.txt", "pmc-full-stopped-netns.txt"])
+def test_pmc_no_answer(name):
+    probe = parse_pmc(fixture(name))
     assert probe["responding"] is False
     assert probe["port_state"] is None and probe["offset_ns"] is None
+    assert probe["grandmaster_identity"] is None and probe["time_traceable"] is None
 
 
 def test_pmc_old_managment_typo():

@@ -6,9 +6,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
+from ansible.module_utils.basic import AnsibleModule
 from module_main import call_main
 
 from ansible_collections.quantbot.hft.plugins.modules import nic_timestamping, ptp_probe
@@ -111,12 +113,13 @@ def config(tmp_path):
     return str(path)
 
 
-def test_probe_runs_pmc_with_the_config_and_both_queries(capsys, monkeypatch, config):
+def test_probe_runs_pmc_with_the_config_and_the_four_queries(capsys, monkeypatch, config):
     runner = Runner(out=fixture("pmc-slave-hw.txt"))
     code, result = run(capsys, monkeypatch, ptp_probe, {"config": config, "max_offset_ns": 100}, runner)
     assert code == 0
     assert runner.calls == [["/usr/sbin/pmc", "-u", "-b", "0", "-f", config,
-                             "GET CURRENT_DATA_SET", "GET PORT_DATA_SET"]]
+                             "GET CURRENT_DATA_SET", "GET PORT_DATA_SET", "GET PARENT_DATA_SET",
+                             "GET TIME_PROPERTIES_DATA_SET"]]
     assert result["changed"] is False
     assert (result["port_state"], result["offset_ns"], result["healthy"]) == ("SLAVE", -3.0, True)
     assert result["reasons"] == []
@@ -133,7 +136,7 @@ def test_probe_unhealthy_offset(capsys, monkeypatch, config):
     code, result = run(capsys, monkeypatch, ptp_probe, {"config": config, "max_offset_ns": 100},
                        Runner(out=fixture("pmc-slave-sw-lab.txt")))
     assert code == 0 and result["healthy"] is False
-    assert "exceeds 100.0 ns" in result["reasons"][0]
+    assert result["reasons"] == ["p99 |offset| 412345 ns exceeds 100 ns", "max |offset| 412345 ns exceeds 100 ns"]
 
 
 def test_probe_stopped_ptp4l_is_data_not_failure(capsys, monkeypatch, config):
@@ -152,3 +155,122 @@ def test_probe_pmc_failure(capsys, monkeypatch, config):
     code, result = run(capsys, monkeypatch, ptp_probe, {"config": config},
                        Runner(rc=255, err="failed to open configuration file"))
     assert code == 1 and result["rc"] == 255
+
+
+# --- ptp_probe: a window of samples, the collector's window file, the time daemons ------
+class HostRunner(Runner):
+    """pmc answers from a list (the last one repeats), systemctl from its own answer."""
+
+    def __init__(self, pmc_outputs, systemctl=(0, "", "")):
+        Runner.__init__(self)
+        self.pmc_outputs = list(pmc_outputs)
+        self.systemctl = systemctl
+
+    def __call__(self, args, **kwargs):
+        self.calls.append(list(args))
+        if "show" in args:
+            return self.systemctl
+        out = self.pmc_outputs.pop(0) if len(self.pmc_outputs) > 1 else self.pmc_outputs[0]
+        return 0, out, ""
+
+
+@pytest.fixture
+def no_sleep(monkeypatch):
+    sleeps = []
+    monkeypatch.setattr(ptp_probe.time, "sleep", sleeps.append)
+    return sleeps
+
+
+def test_probe_samples_a_short_window_when_no_collector_runs(capsys, monkeypatch, config, no_sleep):
+    runner = HostRunner([fixture("pmc-full-slave-traceable-netns.txt"), fixture("pmc-full-slave-sw-netns.txt"),
+                         fixture("pmc-full-slave-traceable-netns.txt")])
+    code, result = run(capsys, monkeypatch, ptp_probe,
+                       {"config": config, "interface": "enp65s0", "samples": 3, "interval": 0.5,
+                        "window_file": config + ".missing.json", "max_offset_ns": 500}, runner)
+    assert code == 0 and len(runner.calls) == 3 and no_sleep == [0.5, 0.5]
+    assert result["window_source"] == "pmc"
+    summary = result["window_summary"]
+    assert (summary["samples"], summary["slave_samples"], summary["max_abs_offset_ns"]) == (3, 3, 408.0)
+    assert result["window"]["interfaces"]["enp65s0"]["port_states"] == ["SLAVE"] * 3
+    assert result["healthy"] is True and result["reasons"] == []
+    assert result["grandmaster_identity"] == "def4fa.fffe.0300f7" and result["clock_class"] == 6
+    assert result["time_traceable"] is True and result["current_utc_offset_valid"] is True
+
+
+def test_probe_window_fails_when_the_port_leaves_slave(capsys, monkeypatch, config, no_sleep):
+    runner = HostRunner([fixture("pmc-full-slave-sw-netns.txt"), fixture("pmc-full-listening-gm-gone-netns.txt")])
+    code, result = run(capsys, monkeypatch, ptp_probe,
+                       {"config": config, "interface": "enp65s0", "samples": 2, "max_offset_ns": 1000}, runner)
+    assert code == 0 and result["healthy"] is False
+    assert result["reasons"] == ["port not SLAVE throughout: SLAVE in 1 of 2 samples (LISTENING 1)"]
+
+
+def _collector_window(path, generated, states=("SLAVE", "SLAVE")):
+    from ansible_collections.quantbot.hft.plugins.module_utils._ptpmon import window_document
+    doc = window_document({"enp65s0": {"timestamps": [generated - 1, generated], "port_states": list(states),
+                                       "offsets_ns": [12.0, -30.0]}}, 1.0, 600.0, generated)
+    with open(path, "w") as handle:
+        json.dump(doc, handle)
+
+
+def test_probe_returns_the_collectors_fresh_window(capsys, monkeypatch, config, tmp_path, no_sleep):
+    path = str(tmp_path / "ptpmon.json")
+    _collector_window(path, ptp_probe.time.time())
+    runner = HostRunner([fixture("pmc-full-slave-sw-netns.txt")])
+    code, result = run(capsys, monkeypatch, ptp_probe,
+                       {"config": config, "interface": "enp65s0", "window_file": path, "samples": 30,
+                        "max_offset_ns": 100}, runner)
+    assert code == 0 and len(runner.calls) == 1 and no_sleep == []
+    assert result["window_source"] == "collector" and result["window_summary"]["max_abs_offset_ns"] == 30.0
+    assert result["healthy"] is True
+
+
+def test_probe_ignores_a_stale_collector_window(capsys, monkeypatch, config, tmp_path, no_sleep):
+    path = str(tmp_path / "ptpmon.json")
+    _collector_window(path, ptp_probe.time.time() - 600)
+    runner = HostRunner([fixture("pmc-full-slave-sw-netns.txt")])
+    code, result = run(capsys, monkeypatch, ptp_probe,
+                       {"config": config, "interface": "enp65s0", "window_file": path, "samples": 2}, runner)
+    assert code == 0 and result["window_source"] == "pmc" and len(runner.calls) == 2
+
+
+def test_probe_reads_the_time_daemons_in_one_call(capsys, monkeypatch, config, no_sleep):
+    units = ["chrony.service", "chronyd.service", "systemd-timesyncd.service", "ntp.service"]
+    runner = HostRunner([fixture("pmc-full-slave-sw-netns.txt")],
+                        systemctl=(0, fixture("systemctl-show-time-daemons.txt"), ""))
+    monkeypatch.setattr(AnsibleModule, "run_command", lambda self, args, **kwargs: runner(args, **kwargs))
+    code, result = run(capsys, monkeypatch, ptp_probe, {"config": config, "time_daemons": units}, runner,
+                       bins={"pmc": "/usr/sbin/pmc", "systemctl": "/usr/bin/systemctl"})
+    assert code == 0
+    assert runner.calls[-1] == ["/usr/bin/systemctl", "show", "--property=Id,ActiveState", "--"] + units
+    assert result["time_daemons"]["systemd-timesyncd.service"] == "active"
+    assert result["time_daemons_error"] is None
+
+
+def test_probe_time_daemons_without_systemd_is_data(capsys, monkeypatch, config, no_sleep):
+    runner = HostRunner([fixture("pmc-full-slave-sw-netns.txt")],
+                        systemctl=(1, "", "System has not been booted with systemd as init system (PID 1)."))
+    code, result = run(capsys, monkeypatch, ptp_probe, {"config": config, "time_daemons": ["chrony.service"]},
+                       runner, bins={"pmc": "/usr/sbin/pmc", "systemctl": "/usr/bin/systemctl"})
+    assert code == 0 and result["time_daemons"] is None
+    assert "not been booted with systemd" in result["time_daemons_error"]
+
+
+@pytest.mark.parametrize("args, msg", [
+    ({"samples": 0}, "samples must be from 1 to 3600, got 0"),
+    ({"interval": 0.01}, "interval must be from 0.1 to 60 seconds, got 0.01"),
+    ({"samples": 3600, "interval": 60}, "samples x interval must stay within an hour"),
+    ({"interface": "en p65s0"}, "bad interface name 'en p65s0'"),
+    ({"time_daemons": ["chrony"]}, "time_daemons must be a list of distinct systemd unit names"),
+])
+def test_probe_refuses_bad_options_before_running_anything(capsys, monkeypatch, config, args, msg):
+    runner = Runner()
+    code, result = run(capsys, monkeypatch, ptp_probe, dict({"config": config}, **args), runner)
+    assert code == 1 and msg in result["msg"] and runner.calls == []
+
+
+def test_probe_asks_again_when_an_answer_is_missing(capsys, monkeypatch, config, no_sleep):
+    runner = HostRunner([fixture("pmc-full-stopped-netns.txt"), fixture("pmc-full-slave-sw-netns.txt")])
+    code, result = run(capsys, monkeypatch, ptp_probe, {"config": config, "max_offset_ns": 1000}, runner)
+    assert code == 0 and len(runner.calls) == 2
+    assert result["responding"] is True and result["healthy"] is True
