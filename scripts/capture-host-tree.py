@@ -76,7 +76,7 @@ def main(argv=None):
     for logical in recorded["dirs"]:
         os.makedirs(local_path(args.dest, logical), exist_ok=True)
     replay = {"options": module_args, "dirs": recorded["dirs"], "links": recorded["links"],
-              "commands": recorded["commands"], "host_facts": result["host_facts"]}
+              "commands": recorded["commands"], "clock": recorded.get("clock") or [], "tests": recorded.get("tests") or {}, "host_facts": result["host_facts"]}
     with open(os.path.join(args.dest, "replay.json"), "w") as handle:
         json.dump(replay, handle, indent=1, sort_keys=True)
         handle.write("\n")

@@ -127,8 +127,18 @@ def ptp_units_to_stop(host, conflicting, ifaces):
     return _ptpconf.units_to_stop(host, conflicting, ifaces)
 
 
-def sriov_problems(pfs, host, plan_args, iommu_args):
-    return _sriov.sriov_problems(pfs, host, plan_args or [], iommu_args)
+def sriov_problems(pfs, host, plan_args, iommu_args, resources=None, deploy="configmap",
+                   resource_prefix=_sriov.DEFAULT_RESOURCE_PREFIX):
+    """The VF request against the host, the IOMMU plan, and the device plugin resources and deployment mode."""
+    problems = _sriov.sriov_problems(pfs, host, plan_args or [], iommu_args)
+    if deploy not in ("configmap", "hostfile"):
+        problems.append("sriov_device_plugin_deploy must be configmap or hostfile, got %r" % (deploy,))
+    if resources:
+        try:
+            _sriov.validate_resources(resources, resource_prefix)
+        except _sriov.SriovError as exc:
+            problems.append(str(exc))
+    return problems
 
 
 def sriov_normalize(pfs):
@@ -137,11 +147,11 @@ def sriov_normalize(pfs):
 
 
 def sriov_device_plugin_config(pfs, host, resource_name=_sriov.DEFAULT_RESOURCE_NAME,
-                               resource_prefix=_sriov.DEFAULT_RESOURCE_PREFIX):
-    """The SR-IOV device plugin's config for the VFs of ``pfs`` on this host."""
+                               resource_prefix=_sriov.DEFAULT_RESOURCE_PREFIX, resources=None):
+    """The SR-IOV device plugin's config for the VFs of ``pfs`` on this host (or ``resources``, when given)."""
     normalized = _sriov.normalize_pfs(pfs)
     return _sriov.device_plugin_config(normalized, _sriov.host_from_facts(host, [pf["name"] for pf in normalized]),
-                                       resource_name, resource_prefix)
+                                       resource_name, resource_prefix, resources or None)
 
 
 def sriov_reboot(pfs, host, iommu_args):

@@ -115,10 +115,22 @@ def arg_problems(args, what="kernel arguments"):
         seen_keys.add(key)
     sizes = [arg for arg in args if arg.startswith("hugepagesz=")]
     dup_sizes = sorted(set(size for size in sizes if sizes.count(size) > 1))
-    dups = dup_tokens + [key for key in dup_keys if key not in dup_tokens] + dup_sizes
+    dups = dup_tokens + [key for key in dup_keys if key not in dup_tokens]
+    dups += [size for size in dup_sizes if size not in dups]
     if dups:
         problems.append("%s have duplicates: %s (only %s may repeat, once per page size)"
                         % (what, ", ".join(dups), " and ".join(REPEATABLE_KEYS)))
+    # The kernel takes one hugepages= per hugepagesz= and ignores a second one
+    # ("hugepages= specified twice without interleaving hugepagesz=").
+    size, counted = None, False
+    for arg in args:
+        if arg.startswith("hugepagesz="):
+            size, counted = arg, False
+        elif arg.startswith("hugepages="):
+            if counted:
+                problems.append("%s: %s is a second hugepages= for %s; the kernel ignores it (one hugepages= per "
+                                "hugepagesz=)" % (what, arg, size or "the default page size"))
+            counted = True
     return problems
 
 

@@ -33,16 +33,20 @@ import os
 import re
 import socket
 import struct
+import time
 
-from ansible_collections.quantbot.hft.plugins.module_utils._ptp import PtpError, parse_pmc
+from ansible_collections.quantbot.hft.plugins.module_utils._ptp import observe_ptp_owners
+from ansible_collections.quantbot.hft.plugins.module_utils._ptpmon import sample_pmc_window, window_from_samples
 
-PMC_COMMANDS = ("GET CURRENT_DATA_SET", "GET PORT_DATA_SET")
+DEFAULT_PTP_WINDOW = "/run/quantbot-hft/ptpmon.json"
+# The time daemons that would fight ptp4l over CLOCK_REALTIME (the ptp role stops them).
+TIME_DAEMONS = ("chrony.service", "chronyd.service", "systemd-timesyncd.service", "ntp.service", "ntpd.service",
+                "ntpsec.service", "openntpd.service", "timemaster.service")
 DEFAULT_UNITS = (
     "quantbot-hugepages.service", "quantbot-sriov.service", "quantbot-irq-affinity.service", "tuned.service",
     "irqbalance.service", "prometheus-node-exporter.service", "quantbot-ptpmon.service",
-    "kubelet.service", "swap.target", "chrony.service", "chronyd.service", "systemd-timesyncd.service", "ntp.service",
-    "ntpd.service", "ntpsec.service", "openntpd.service", "timemaster.service",
-)
+    "kubelet.service", "swap.target",
+) + TIME_DAEMONS
 UNIT_PROPERTIES = ("Id", "LoadState", "ActiveState", "SubState", "UnitFileState", "Result")
 DEFAULT_SYSCTLS = (
     "kernel.numa_balancing", "kernel.nmi_watchdog", "kernel.timer_migration", "vm.stat_interval",
@@ -105,7 +109,11 @@ class Reader(object):
         # come from its recording; file contents from the tree itself.
         self.replay = replay
         self.run_command = replay_runner(replay.get("commands") or {}) if replay is not None else run
-        self.recording = {"files": {}, "links": {}, "dirs": {}, "commands": {}} if record else None
+        self.recording = {"files": {}, "links": {}, "dirs": {}, "commands": {}, "clock": [], "tests": {}} \
+            if record else None
+        # A captured tree replays without waiting, with the times it was read at.
+        self._replay_clock = list(replay.get("clock") or []) if replay is not None else None
+        self.sleep = (lambda seconds: None) if replay is not None else time.sleep
 
     # paths ------------------------------------------------------------------
     def path(self, logical):
@@ -161,16 +169,35 @@ class Reader(object):
         target = self.readlink(logical)
         return os.path.basename(target.rstrip("/")) if target else None
 
+    def _probe(self, kind, logical, test):
+        """A recorded yes/no about a path (``isdir``, ``exists``), replayed from a capture."""
+        key = "%s %s" % (kind, logical)
+        if self.replay is not None:
+            known = (self.replay.get("tests") or {}).get(key)
+            if known is not None:
+                return known
+            if logical in (self.replay.get("dirs") or {}) or (kind == "exists" and (
+                    logical in (self.replay.get("links") or {}) or logical in (self.replay.get("files") or {}))):
+                return True
+        answer = test(self.path(logical))
+        if self.recording is not None:
+            self.recording["tests"][key] = answer
+        return answer
+
     def isdir(self, logical):
-        if self.replay is not None and logical in (self.replay.get("dirs") or {}):
-            return True
-        return os.path.isdir(self.path(logical))
+        return self._probe("isdir", logical, os.path.isdir)
 
     def exists(self, logical):
-        if self.replay is not None and (logical in (self.replay.get("dirs") or {})
-                                        or logical in (self.replay.get("links") or {})):
-            return True
-        return os.path.exists(self.path(logical))
+        return self._probe("exists", logical, os.path.exists)
+
+    def clock(self):
+        """The time (recorded, and replayed in order, like the commands)."""
+        if self._replay_clock is not None:
+            return self._replay_clock.pop(0) if self._replay_clock else 0.0
+        now = time.time()
+        if self.recording is not None:
+            self.recording["clock"].append(now)
+        return now
 
     def run(self, argv):
         """``(rc, stdout)`` of a read-only command, or None when commands are off."""
@@ -484,6 +511,25 @@ def read_swap(r):
     return None if text is None else parse_swaps(text)
 
 
+def parse_proc_net_tcp(text):
+    """Local ports in LISTEN (state 0A) from /proc/net/tcp or tcp6."""
+    ports = set()
+    for line in (text or "").splitlines()[1:]:
+        parts = line.split()
+        if len(parts) > 3 and parts[3] == "0A" and ":" in parts[1]:
+            ports.add(int(parts[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
+@reader("listening")
+def read_listening(r):
+    """TCP ports something listens on (a node_exporter on 9100 that the collection did not install, say)."""
+    ports = set()
+    for name in ("tcp", "tcp6"):
+        ports |= parse_proc_net_tcp(r.read("/proc/net/" + name, strip=False))
+    return sorted(ports)
+
+
 @reader("pid1")
 def read_pid1(r):
     status = r.read("/proc/1/status")
@@ -612,9 +658,13 @@ def read_kubelet(r):
             continue
         try:
             data = json.loads(text)
-            state[name] = {"policy": data.get("policyName"), "checksum": data.get("checksum")}
         except ValueError:
             state[name] = {"policy": None, "error": "not JSON"}
+            continue
+        if not isinstance(data, dict):
+            state[name] = {"policy": None, "error": "not a JSON object"}
+            continue
+        state[name] = {"policy": data.get("policyName"), "checksum": data.get("checksum")}
     backup = {}
     for name in r.listdir(paths["backup_dir"]) or []:
         text = r.read("%s/%s" % (paths["backup_dir"], name), strip=False)
@@ -711,36 +761,70 @@ def read_boot(r):
     return out
 
 
+def _ptp_record(r):
+    """The ptp role's record (/var/lib/quantbot-hft/ptp.json): its instances' configs and which disciplines CLOCK_REALTIME."""
+    base = r.options.get("state_dir") or DEFAULT_STATE_DIR
+    try:
+        data = json.loads(r.read(base + "/ptp.json") or "{}")
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _ptp_configs(r):
+    configs = r.options.get("ptp_configs") or _ptp_record(r).get("configs") or {}
+    return dict(configs) if isinstance(configs, dict) else {}
+
+
 @reader("ptp")
 def read_ptp(r):
-    """ptp4l's answer to pmc per interface (``ptp_configs``: {interface: ptp4l config}), one sample each."""
-    configs = r.options.get("ptp_configs") or {}
-    if not configs:
-        # The ptp role records its instances' configs (quantbot.hft.ptp, /var/lib/quantbot-hft/ptp.json).
-        base = r.options.get("state_dir") or DEFAULT_STATE_DIR
-        try:
-            configs = (json.loads(r.read(base + "/ptp.json") or "{}") or {}).get("configs") or {}
-        except ValueError:
-            configs = {}
+    """ptp4l's state over a window of samples, per interface of ``ptp_configs`` (default: the ptp role's record).
+
+    The PTP collector's window file when it is fresh (``ptp_window_file``, not
+    older than ``ptp_window_max_age`` seconds); otherwise ``ptp_samples`` pmc
+    samples ``ptp_interval`` seconds apart, taken here. Either way the shape of
+    the collector's window document (_ptpmon.window_document).
+    """
+    configs = _ptp_configs(r)
     if not configs:
         return None
-    out = {}
-    for iface, config in sorted(configs.items()):
-        result = r.run(["pmc", "-u", "-b", "0", "-f", config] + list(PMC_COMMANDS))
-        if result is None:
-            continue
-        rc, text = result
-        if rc != 0:
-            out[iface] = {"error": "pmc exited %s (is linuxptp installed and %s readable?)" % (rc, config)}
-            continue
+    path = r.options.get("ptp_window_file") or DEFAULT_PTP_WINDOW
+    max_age = float(r.options.get("ptp_window_max_age") or 15)
+    text = r.read(path)
+    if text:
         try:
-            probe = parse_pmc(text)
-        except PtpError as exc:
-            out[iface] = {"error": str(exc)}
-            continue
-        if not probe.get("responding"):
-            out[iface] = {"error": "ptp4l did not answer pmc (is ptp4l@%s running?)" % iface}
-            continue
-        out[iface] = dict((key, probe.get(key)) for key in ("port_state", "offset_ns", "mean_path_delay_ns",
-                                                            "steps_removed"))
-    return out
+            window = json.loads(text)
+        except ValueError:
+            window = None
+        now = r.clock()
+        if isinstance(window, dict) and isinstance(window.get("generated"), (int, float)) \
+                and 0 <= now - window["generated"] <= max_age \
+                and set(configs) <= set((window.get("interfaces") or {})):
+            return {"source": "collector", "window": window, "configs": configs}
+    if r.run_command is None:
+        return None
+
+    def run(argv):
+        result = r.run(argv)
+        return (result[0], result[1], "") if result is not None else (127, "", "")
+
+    samples = int(r.options.get("ptp_samples") or 5)
+    interval = float(r.options.get("ptp_interval") or 1.0)
+    by_interface = {}
+    for iface, config in sorted(configs.items()):
+        by_interface[iface] = sample_pmc_window(run, "pmc", config, samples, interval, clock=r.clock,
+                                                sleep=r.sleep)
+    return {"source": "pmc", "window": window_from_samples(by_interface, interval, r.clock()), "configs": configs}
+
+
+@reader("ptp_owners")
+def read_ptp_owners(r):
+    """Every ptp4l/phc2sys that is not the ptp role's own instance and uses one of its ports (_ptp.observe_ptp_owners)."""
+    configs = _ptp_configs(r)
+    if not configs:
+        return None
+    owner = r.options.get("ptp_realtime_owner") or _ptp_record(r).get("realtime_owner")
+    found = observe_ptp_owners(sorted(configs), proc_root=r.roots["/proc"], sys_root=r.roots["/sys"],
+                               realtime_owner=owner)
+    return {"interfaces": sorted(configs), "realtime_owner": owner, "conflicts": found["conflicts"],
+            "phcs": found["phcs"]}

@@ -169,7 +169,9 @@ def reboot_decision(pages, host, alloc=None, check_mode=False):
     for size in sorted(set(w["size"] for w in wanted(pages))):
         pairs = [w for w in wanted(pages) if w["size"] == size and w["count"]]
         token = "hugepages=" + ",".join("%s:%d" % (w["node"], w["count"]) for w in pairs)
-        if pairs and booted.get(size) != token:
+        # The running kernel lacks the size's argument, or booted with one for a
+        # size now wanted nowhere (boot_args drops it: the reboot fixes it).
+        if (pairs and booted.get(size) != token) or (not pairs and booted.get(size)):
             unbooted.add(size)
     unfixable = [s for s in short if s["size"] not in unbooted]
     reason = "; ".join("%s pages on node %s: %d of %d" % (s["size"], s["node"], s["have"], s["want"]) for s in short)

@@ -157,9 +157,12 @@ def config_dirs(env_texts):
     """Every ``--config-dir`` set in kubelet's environment files (a list of texts or None)."""
     found = []
     for text in env_texts or []:
-        for value in _CONFIG_DIR.findall(text or ""):
-            if value not in found:
-                found.append(value)
+        for line in (text or "").splitlines():
+            if line.strip().startswith("#"):
+                continue  # a commented-out flag does not reach kubelet
+            for value in _CONFIG_DIR.findall(line):
+                if value not in found:
+                    found.append(value)
     return found
 
 

@@ -96,6 +96,8 @@ def ptp_problems(ifaces, cpu_affinity, sched_priority, servo, threshold_ns, summ
     problems = []
     for iface in ifaces:
         problems.extend(interface_problems(iface))
+    if problems:
+        return problems
     names = [iface.get("name") for iface in ifaces]
     dups = sorted(set(name for name in names if names.count(name) > 1))
     if dups:

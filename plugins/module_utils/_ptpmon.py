@@ -102,6 +102,12 @@ import sys
 import tempfile
 import time
 
+try:  # in the collection
+    from ansible_collections.quantbot.hft.plugins.module_utils._procstat import parse_cpulist, parse_interrupts
+except ImportError:  # on the node: the ptp role ships _procstat.py next to this script
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from _procstat import parse_cpulist, parse_interrupts  # noqa: E402 pylint: disable=import-error
+
 DEFAULT_TEXTFILE = "/var/lib/prometheus/node-exporter/quantbot_hft.prom"
 DEFAULT_WINDOW_FILE = "/run/quantbot-hft/ptpmon.json"
 DEFAULT_INTERVAL = 1.0
@@ -174,7 +180,7 @@ _EPOCH = re.compile(r"^(\d{9,}(?:\.\d+)?)\s")
 _UNIT = re.compile(r"^[A-Za-z0-9:_.\\@-]+\.(service|socket|timer|path|mount|target|scope)$")
 _CONFIG_KEYS = ("interfaces", "phc2sys_interfaces", "interval_seconds", "window_seconds", "textfile",
                 "window_file", "time_daemons", "time_daemons_interval_seconds", "offset_threshold_ns", "pmc",
-                "systemctl", "journalctl", "phc2sys_unit")
+                "systemctl", "journalctl", "phc2sys_unit", "isolated_cpus", "procfs_root")
 
 
 class PtpError(ValueError):
@@ -745,18 +751,28 @@ def render_metrics(state):
 
 
 def isolated_cpu_interrupts(config):
-    """Hook for ``quantbot_isolated_cpu_device_interrupts_total``.
+    """``quantbot_isolated_cpu_device_interrupts_total``: device interrupts per isolated CPU since boot.
 
-    Return ``{cpu (int): device interrupts handled on that isolated CPU since boot
-    (int)}``, or None to leave the family out. Not wired yet: it is to read
-    /proc/interrupts with the quiet-node parser (device IRQ lines only, summed per
-    isolated CPU) once that exists; render_metrics already writes the counter
-    family from this mapping (one series per CPU, label ``cpu``), and the alert
-    rule and the dashboard already use it. ``config`` is the collector config
-    (add the isolated cpulist there, and its key to ``_CONFIG_KEYS``). The
-    parser has to live in this file: the collector is copied to the node alone.
+    ``{cpu: count}`` summed over the numbered lines of /proc/interrupts (the
+    quiet-node parser, ``_procstat.parse_interrupts``, shipped next to this
+    script), or None without isolated CPUs in the config or when
+    /proc/interrupts cannot be read (the family is then left out).
     """
-    return None
+    cpus = config.get("isolated_cpus") or []
+    if not cpus:
+        return None
+    path = os.path.join(config.get("procfs_root") or "/proc", "interrupts")
+    try:
+        with open(path) as handle:
+            parsed = parse_interrupts(handle.read(), path)
+    except (IOError, OSError, ValueError):
+        return None
+    out = dict((cpu, 0) for cpu in cpus)
+    for line in parsed["device"].values():
+        for cpu, count in line["counts"].items():
+            if int(cpu) in out:
+                out[int(cpu)] += int(count)
+    return out
 
 
 # --------------------------------------------------------------------------
@@ -900,6 +916,12 @@ def normalize_config(config):
     if not isinstance(unit, str) or "{interface}" not in unit or not _UNIT.match(unit.replace("{interface}", "x")):
         raise ConfigError("phc2sys_unit must be a unit name with {interface}, got %r" % (unit,))
     result["phc2sys_unit"] = unit
+    isolated = config.get("isolated_cpus", "")
+    try:
+        result["isolated_cpus"] = parse_cpulist(isolated, "isolated_cpus") if isolated else []
+    except ValueError as exc:
+        raise ConfigError(str(exc))
+    result["procfs_root"] = _abs_path(config, "procfs_root", "/proc")
     return result
 
 

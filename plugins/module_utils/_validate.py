@@ -626,6 +626,38 @@ def check_boot_trial(host):
                   else "reboot the host (the next boot runs the trial command line once)")
 
 
+def ptp_checks(host, opts):
+    """ptp_sync over the window (the collector's, or pmc samples), time_daemon_conflict, ptp_single_owner."""
+    # _ptpjudge imports this module: import it here, not at the top (an import cycle).
+    from ansible_collections.quantbot.hft.plugins.module_utils._hostfacts import TIME_DAEMONS
+    from ansible_collections.quantbot.hft.plugins.module_utils._ptp import ptp_single_owner
+    from ansible_collections.quantbot.hft.plugins.module_utils._ptpjudge import judge_time_daemons, judge_window
+    ptp = host["ptp"]
+    records = []
+    if isinstance(ptp, dict) and "window" in ptp:
+        try:
+            records.append(judge_window(ptp["window"], opts["ptp_offset_threshold_ns"],
+                                        opts.get("ptp_offset_max_ns"), interfaces=sorted(ptp.get("configs") or {})
+                                        or None))
+        except PtpError as exc:
+            raise ValidateError(str(exc))
+    else:  # one pmc probe per interface (an older host_facts, or a probe given by hand)
+        for iface, probe in sorted(ptp.items()):
+            rec = check_ptp_sync(probe, opts["ptp_offset_threshold_ns"])
+            rec["actual"] = dict(rec["actual"], interface=iface) if isinstance(rec["actual"], dict) \
+                else {"interface": iface, "error": rec["actual"]}
+            records.append(rec)
+    units = host.get("units")
+    if isinstance(units, dict):
+        states = dict((unit, units[unit].get("active")) for unit in TIME_DAEMONS
+                      if (units.get(unit) or {}).get("load") == "loaded")
+        records.append(judge_time_daemons(states))
+    owners = host.get("ptp_owners")
+    if isinstance(owners, dict):
+        records.append(ptp_single_owner(owners.get("conflicts") or [], owners.get("interfaces") or []))
+    return records
+
+
 def expectations(plan, overrides=None):
     """What the host checks expect: the plan's values, each replaceable by a role's own input.
 
@@ -707,11 +739,7 @@ def run_host_checks(host, plan, opts, expect=None):
     if trial:
         records.append(trial)
     if host.get("ptp"):
-        for iface, probe in sorted(host["ptp"].items()):
-            rec = check_ptp_sync(probe, opts["ptp_offset_threshold_ns"])
-            rec["actual"] = dict(rec["actual"], interface=iface) if isinstance(rec["actual"], dict) \
-                else {"interface": iface, "error": rec["actual"]}
-            records.append(rec)
+        records.extend(ptp_checks(host, opts))
     else:
         skipped.append("ptp sync (no ptp4l instance to ask)")
     return records, skipped

@@ -335,13 +335,17 @@ class BootConfig(object):
                         committed=list(state.get("kernel_args") or []))
         trial_args = state["trial"]["args"]
         if outcome != "booted":
+            absent = [arg for arg in missing if arg in trial_args]
+            lingering = [arg for arg in missing if arg not in trial_args]
             raise GrubError(
-                "%s the trial command line: the host %s, so these arguments did not boot: %s. The default entry still "
-                "boots the previous command line (%s); nothing else was changed. Remove or fix the arguments and run "
-                "again" % ("the host has not booted" if outcome == "pending" else "fell back from",
-                           "is still on the command line it had before the trial" if outcome == "pending"
-                           else "came back on the previous command line", " ".join(missing),
-                           " ".join(state.get("kernel_args") or []) or "no quantbot.hft arguments"))
+                "%s the trial command line: the host %s, so it did not boot%s%s. The default entry still boots the "
+                "previous command line (%s); nothing else was changed. Remove or fix the arguments and run again"
+                % ("the host has not booted" if outcome == "pending" else "fell back from",
+                   "is still on the command line it had before the trial" if outcome == "pending"
+                   else "came back on the previous command line",
+                   ("; not running: " + " ".join(absent)) if absent else "",
+                   ("; still running, should be gone: " + " ".join(lingering)) if lingering else "",
+                   " ".join(state.get("kernel_args") or []) or "no quantbot.hft arguments"))
         self.put(DROPIN, render_dropin(trial_args))
         self.put(TRIAL_CONFIG, None)
         self.put(WATCHDOG_DROPIN, None)

@@ -27,7 +27,8 @@ description:
     files set which keys), C(irqbalance) (banned-CPU lines in its environment files), C(packages) (installed
     versions of O(packages), read from the dpkg database, so no package manager library is needed), C(boot)
     (the boot id, the GRUB directory, its environment, and what C(grub-probe) says of the file system under it)
-    and C(ptp) (ptp4l's answer to C(pmc) per interface of O(ptp_configs)).
+    C(ptp) (ptp4l's state over a window of samples per interface, see O(ptp_configs)) and C(ptp_owners) (every
+    other ptp4l or phc2sys on those ports, from C(/proc)).
   - A file that cannot be read leaves its key out; a reader that fails is reported in RV(errors) and does not
     stop the others.
   - With O(sysfs_root), O(procfs_root) and O(fs_root) the module reads a captured tree instead of the live host,
@@ -117,11 +118,35 @@ options:
     default: [/etc/default/irqbalance, /etc/sysconfig/irqbalance]
   ptp_configs:
     description:
-      - ptp4l configuration file per PTP interface. C(ptp) then holds ptp4l's answer to
-        C(pmc -u -b 0 -f CONFIG 'GET CURRENT_DATA_SET' 'GET PORT_DATA_SET') per interface (port state, offset,
-        path delay), or an error. Empty skips the reader.
+      - ptp4l configuration file per PTP interface. Empty - the ptp role's record
+        (C(/var/lib/quantbot-hft/ptp.json)); none there skips the C(ptp) and C(ptp_owners) readers.
+      - C(ptp) holds ptp4l's state over a window of samples per interface - the PTP collector's window file when it
+        is fresh (O(ptp_window_file), O(ptp_window_max_age)), else O(ptp_samples) C(pmc) samples O(ptp_interval)
+        seconds apart. C(ptp_owners) lists every other ptp4l or phc2sys on those ports.
     type: dict
     default: {}
+  ptp_window_file:
+    description: The PTP collector's window file.
+    type: path
+    default: /run/quantbot-hft/ptpmon.json
+  ptp_window_max_age:
+    description: Seconds after which the collector's window counts as stale (pmc is sampled instead).
+    type: float
+    default: 15
+  ptp_samples:
+    description: pmc samples per interface when there is no fresh collector window.
+    type: int
+    default: 5
+  ptp_interval:
+    description: Seconds between those samples.
+    type: float
+    default: 1
+  ptp_realtime_owner:
+    description:
+      - The PTP interface whose instance disciplines CLOCK_REALTIME (software timestamping, or phc2sys), for
+        C(ptp_owners). Empty - the ptp role's record.
+    type: str
+    default: ""
   record:
     description: Also return what was read (RV(recorded)), to capture the host as a fixture tree.
     type: bool
@@ -206,6 +231,11 @@ def argument_spec():
         irqbalance_env_files=dict(type="list", elements="path",
                                   default=["/etc/default/irqbalance", "/etc/sysconfig/irqbalance"]),
         ptp_configs=dict(type="dict", default={}),
+        ptp_window_file=dict(type="path", default="/run/quantbot-hft/ptpmon.json"),
+        ptp_window_max_age=dict(type="float", default=15),
+        ptp_samples=dict(type="int", default=5),
+        ptp_interval=dict(type="float", default=1.0),
+        ptp_realtime_owner=dict(type="str", default=""),
         record=dict(type="bool", default=False),
     )
 
@@ -225,7 +255,9 @@ def main():
         r = Reader(sysfs_root=params["sysfs_root"], procfs_root=params["procfs_root"], fs_root=params["fs_root"],
                    run=run, record=params["record"],
                    options=dict((key, params[key]) for key in ("units", "sysctls", "packages", "kubelet",
-                                                                "state_dir", "irqbalance_env_files", "ptp_configs")))
+                                                                "state_dir", "irqbalance_env_files", "ptp_configs",
+                                                                "ptp_window_file", "ptp_window_max_age", "ptp_samples",
+                                                                "ptp_interval", "ptp_realtime_owner")))
         facts, errors = gather(r, params["gather"])
     except HostFactsError as exc:
         module.fail_json(msg=str(exc))

@@ -71,6 +71,11 @@ options:
     description: Largest acceptable C(|offsetFromMaster|) in nanoseconds.
     type: float
     default: 100.0
+  ptp_peak_offset_ns:
+    description:
+      - Largest acceptable C(|offsetFromMaster|) of any sample in the window, in nanoseconds. Unset, the same as
+        O(ptp_max_offset_ns), which bounds the window's p99.
+    type: float
   scope:
     description:
       - V(all) runs the API checks and the host checks. V(host) runs only the host checks, on the host that runs the
@@ -243,7 +248,7 @@ from ansible_collections.quantbot.hft.plugins.module_utils._validate import (
 )
 
 # What the host checks read (the rest of host_facts is not needed here).
-HOST_READERS = ("cmdline", "cpus", "numa", "sysctl", "nics", "tuned", "thp", "swap", "state", "boot")
+HOST_READERS = ("cmdline", "cpus", "numa", "sysctl", "nics", "tuned", "thp", "swap", "state", "boot", "units")
 
 PMC_COMMANDS = ["GET CURRENT_DATA_SET", "GET PORT_DATA_SET"]
 OPTION_KEYS = tuple(CHECK_ARG_SPEC) + ("nic",)
@@ -256,6 +261,7 @@ def argument_spec():
         nic=dict(type="str"),
         ptp_config=dict(type="path"),
         ptp_max_offset_ns=dict(type="float", default=100.0),
+        ptp_peak_offset_ns=dict(type="float"),
         scope=dict(type="str", choices=["all", "host", "api"], default="all"),
         expect=dict(type="dict", default={}),
         host_facts=dict(type="dict"),
@@ -317,6 +323,7 @@ def main():
     name = params["node_name"]
     opts = dict((key, params[key]) for key in OPTION_KEYS)
     opts["ptp_offset_threshold_ns"] = params["ptp_max_offset_ns"]
+    opts["ptp_offset_max_ns"] = params["ptp_peak_offset_ns"]
     opts["expect"] = params["expect"]
     extra = []
     skipped = []

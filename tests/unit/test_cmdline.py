@@ -169,15 +169,11 @@ def test_hugepages_may_repeat_across_sizes_only():
     assert len(problems) == 1 and "hugepagesz=2M" in problems[0]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a repeated hugepagesz= is listed twice in the duplicates message "
-                                       "(once as a duplicate token, once as a duplicate size)")
 def test_repeated_hugepagesz_is_named_once():
     problems = arg_problems(["hugepagesz=2M", "hugepages=0:4", "hugepagesz=2M", "hugepages=0:8"])
     assert problems[0].count("hugepagesz=2M") == 1, problems
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: two hugepages= for one hugepagesz= are accepted; the kernel ignores "
-                                       "the second ('hugepages= specified twice without interleaving hugepagesz=')")
 def test_two_hugepages_for_one_size_are_refused():
     problems = arg_problems(["hugepagesz=2M", "hugepages=0:4", "hugepages=1:4"])
     assert problems and "hugepages=1:4" in problems[0]

@@ -292,10 +292,6 @@ def test_1g_pages_booted_and_short_are_unfixable_and_every_short_node_is_named()
     assert [(u["node"], u["have"]) for u in decision["unfixable"]] == [("0", 0), ("1", 1)]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: with 0 pages of a size wanted, a kernel that booted with that size's "
-                                       "hugepages= is still 'booted with the plan', so pages left by the old "
-                                       "argument are reported unfixable instead of asking for the reboot that "
-                                       "drops it")
 def test_pages_left_by_an_old_boot_argument_need_a_reboot_not_a_failure():
     pages = {"2M": {"1": 256}, "1G": {"0": 0, "1": 0}}
     booted = "hugepagesz=1G hugepages=1:4 hugepagesz=2M hugepages=1:256"

@@ -247,9 +247,6 @@ def test_a_config_dir_pointing_elsewhere_is_refused_naming_it():
     assert "--config-dir=/x, not" in run(facts, configz_of(WANTED))["problems"][0]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: config_dirs() reads --config-dir from comment lines too: a commented "
-                                       "out flag is refused as 'already starts with' and stops the role from "
-                                       "adding the real one")
 def test_a_commented_out_config_dir_is_ignored():
     facts = host(env='# KUBELET_EXTRA_ARGS="--config-dir=/etc/old"\nKUBELET_EXTRA_ARGS=""\n')
     decision = run(facts, configz_of(WANTED))

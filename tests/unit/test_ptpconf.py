@@ -171,8 +171,6 @@ def test_two_disciplines_of_clock_realtime_are_refused_naming_them():
     assert got and "(enp0s2, ens1f0)" in got[0]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: two software interfaces without a name make ptp_problems raise "
-                                       "TypeError (', '.join over None) instead of refusing the names")
 def test_two_nameless_software_interfaces_are_refused_not_a_crash():
     ifaces = resolve_interfaces([{"time_stamping": "software"}, {"time_stamping": "software"}], DEFAULTS)
     got = problems(ifaces)

@@ -785,7 +785,10 @@ def test_the_collector_file_imports_only_the_standard_library():
             modules.update(alias.name.split(".")[0] for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
             modules.add(node.module.split(".")[0])
-    assert modules - set(sys.stdlib_module_names) == set(), modules - set(sys.stdlib_module_names)
+    # _procstat is the sibling file the ptp role ships with it (standard library only too);
+    # ansible_collections is the in-collection path of the same import.
+    allowed = set(sys.stdlib_module_names) | {"_procstat", "ansible_collections"}
+    assert modules - allowed == set(), modules - allowed
 
 
 @pytest.fixture
