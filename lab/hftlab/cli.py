@@ -31,7 +31,8 @@ def _inventory(lab: vm.Lab) -> dict:
         "ansible_user": vm.SSH_USER,
         "ansible_ssh_private_key_file": lab.key,
         "ansible_python_interpreter": "/usr/bin/python3",
-        "ansible_ssh_common_args": "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null",
+        "ansible_ssh_common_args": "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"
+        " -o ServerAliveInterval=5 -o ServerAliveCountMax=6",
     }
     return {"lab": {"hosts": {"hft-lab-1": host}}}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import shlex
 import shutil
@@ -86,6 +87,26 @@ def ssh_ok(key: str, port: int) -> bool:
     except subprocess.TimeoutExpired:
         return False
     return r.returncode == 0
+
+
+# A drop-in of hftlab-gm.service: after ptp4l starts, tell the grandmaster
+# fixture to announce traceable time, retrying until its management socket
+# answers. (No "$" in it: systemd would expand it.) ptpTimescale stays 0: the
+# fixture's clock is CLOCK_REALTIME (UTC, software timestamping), so with the
+# PTP timescale the node would apply the 37 s UTC offset to a clock that has
+# none and chase a 37 s error (seen: UNCALIBRATED, freq +900000000).
+GM_PMC_SET = (
+    "SET GRANDMASTER_SETTINGS_NP clockClass 6 clockAccuracy 0x21 offsetScaledLogVariance 0x4e5d "
+    "currentUtcOffset 37 leap61 0 leap59 0 currentUtcOffsetValid 1 ptpTimescale 0 timeTraceable 1 "
+    "frequencyTraceable 1 timeSource 0x20"
+)
+GM_TRACEABLE_DROPIN = (
+    "# hftlab: the grandmaster fixture announces traceable time (written by hftlab up).\n"
+    "[Service]\n"
+    "ExecStartPost=/bin/sh -c 'for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do "
+    f"/opt/hftlab/gm/root/usr/sbin/pmc -u -b 0 -f /opt/hftlab/gm/gm.conf \"{GM_PMC_SET}\" "
+    "| grep -q \"timeTraceable *1\" && exit 0; sleep 1; done; exit 1'\n"
+)
 
 
 def ssh_run(key: str, port: int, command: str, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -283,10 +304,20 @@ class Lab:
             time.sleep(2)
 
     def start_gm(self, port: int) -> None:
-        """Enable and start the PTP grandmaster fixture (ptp4l in netns gm)."""
+        """Enable and start the PTP grandmaster fixture (ptp4l in netns gm).
+
+        A drop-in makes the grandmaster announce what a GNSS-locked one does
+        (timeTraceable, frequencyTraceable, currentUtcOffsetValid; ptp4l's
+        defaults announce 0): without it the collector's traceability alerts
+        fire in the lab. Written at run time, so the golden image stays as built.
+        """
+        encoded = base64.b64encode(GM_TRACEABLE_DROPIN.encode()).decode()
         r = ssh_run(
             self.key,
             port,
+            "sudo mkdir -p /etc/systemd/system/hftlab-gm.service.d && "
+            f"echo {encoded} | base64 -d | sudo tee /etc/systemd/system/hftlab-gm.service.d/traceable.conf >/dev/null && "
+            "sudo systemctl daemon-reload && "
             "sudo systemctl enable --now hftlab-gm.service >/dev/null 2>&1; "
             "sleep 1; systemctl is-active hftlab-gm.service",
         )

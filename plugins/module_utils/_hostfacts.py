@@ -592,7 +592,11 @@ def read_nics(r):
         irqs = set(info["msi_irqs"])
         for vf in info["vfs"]:
             irqs.update(vf["msi_irqs"])
-        info["irq_affinity"] = dict((str(irq), _irq_affinity(r, irq)) for irq in sorted(irqs))
+        # Only the vectors the driver requested have /proc/irq/N (a VF whose
+        # interface is down has none yet): those are judged, the rest listed.
+        info["irq_affinity"] = dict((str(irq), _irq_affinity(r, irq)) for irq in sorted(irqs)
+                                    if r.isdir("/proc/irq/%s" % irq))
+        info["irqs_not_requested"] = sorted(irq for irq in irqs if str(irq) not in info["irq_affinity"])
         queues = {}
         for queue in r.listdir(base + "/queues") or []:
             leaf = "rps_cpus" if queue.startswith("rx-") else "xps_cpus" if queue.startswith("tx-") else None
@@ -624,9 +628,28 @@ def read_tuned(r):
             "profiles": sorted(profiles), "bootcmdline_args": boot_args}
 
 
+# Instances of these template units that are enabled (linked in a .wants
+# directory of /etc/systemd/system) are reported without being asked for, so
+# the offboarding finds every ptp4l/phc2sys instance the ptp role enabled.
+TEMPLATE_UNITS = ("ptp4l@", "phc2sys@")
+WANTS_DIRS = ("/etc/systemd/system/multi-user.target.wants",)
+
+
+def enabled_instances(r):
+    found = []
+    for directory in WANTS_DIRS:
+        for name in r.listdir(directory) or []:
+            if name.endswith(".service") and name.startswith(TEMPLATE_UNITS) and "@." not in name:
+                found.append(name)
+    return sorted(set(found))
+
+
 @reader("units")
 def read_units(r):
-    names = list(DEFAULT_UNITS) + [u for u in r.options.get("units") or [] if u not in DEFAULT_UNITS]
+    names = list(DEFAULT_UNITS)
+    for unit in list(r.options.get("units") or []) + enabled_instances(r):
+        if unit not in names:
+            names.append(unit)
     result = r.run(["systemctl", "show", "--no-pager"] + ["--property=" + p for p in UNIT_PROPERTIES] + names)
     if result is None:
         return None

@@ -655,3 +655,44 @@ def latency(probe, max_us=DEFAULT_MAX_US, max_p99_9_us=DEFAULT_MAX_P99_9_US, req
     actual = {"failures": failures, "per_cpu": per_cpu, "not_measured": probe.get("held_cpus") or {},
               "duration_s": oslat.get("duration_s"), "rule": oslat.get("rule")}
     return record("latency", not failures, expected, actual, hint)
+
+
+LIMIT_KEYS = ("max_us", "max_p99_9_us", "max_busy_percent", "max_irq_rates", "max_softirq_rates",
+              "allowed_task_kinds")
+
+
+def latency_records(probe, limits=None):
+    """Both latency checks (``isolated_cpus_quiet``, ``latency``) of one probe result, with ``limits``.
+
+    ``limits`` holds any of :data:`LIMIT_KEYS` (node_validate's
+    ``latency_limits``); an unknown key raises :class:`LatencyError` naming it.
+    A probe that did not run (``skipped``) fails both checks with its reason.
+    """
+    limits = dict(limits or {})
+    unknown = sorted(k for k in limits if k not in LIMIT_KEYS)
+    if unknown:
+        raise LatencyError("latency_limits has unknown key(s) %s; known: %s" % (", ".join(unknown),
+                                                                                ", ".join(LIMIT_KEYS)))
+    if not isinstance(probe, dict):
+        raise LatencyError("latency must be the result of quantbot.hft.latency_probe, not %r" % (probe,))
+    # A failed probe, registered with failed_when false, keeps its msg and has no window.
+    if probe.get("failed") or ("window" not in probe and probe.get("msg")):
+        why = probe.get("msg") or "the latency probe failed"
+        hint = "run quantbot.hft.latency_probe on the node and fix what it reports"
+        return [record("isolated_cpus_quiet", False, "a latency_probe window", "probe failed: %s" % why, hint),
+                record("latency", False, "oslat figures per isolated CPU", "probe failed: %s" % why, hint)]
+    for key in ("max_irq_rates", "max_softirq_rates"):
+        if limits.get(key) is not None and not isinstance(limits[key], dict):
+            raise LatencyError("latency_limits.%s must be a mapping of interrupt name to rate per second, not %r"
+                               % (key, limits[key]))
+    quiet = {}
+    for key in ("max_busy_percent", "max_irq_rates", "max_softirq_rates"):
+        if limits.get(key) is not None:
+            quiet[key] = limits[key]
+    if limits.get("allowed_task_kinds") is not None:
+        kinds = limits["allowed_task_kinds"]
+        if isinstance(kinds, str) or not isinstance(kinds, (list, tuple)):
+            raise LatencyError("latency_limits.allowed_task_kinds must be a list, not %r" % (kinds,))
+        quiet["allowed_task_kinds"] = tuple(kinds)
+    lat = dict((k, limits[k]) for k in ("max_us", "max_p99_9_us") if limits.get(k) is not None)
+    return [isolated_cpus_quiet(probe, **quiet), latency(probe, **lat)]

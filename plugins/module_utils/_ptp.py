@@ -489,7 +489,7 @@ def ptp_single_owner(conflicts, interfaces):
     return record("ptp_single_owner", not conflicts, expected, actual,
                   "stop the other daemon: one ptp4l and one phc2sys per port. Where the host runs ptp4l (the ptp "
                   "role), the quantbot-ptp DaemonSet's pod must not run ptp4l or phc2sys; the host's collector is "
-                  "the monitor (docs/ptp-single-owner.md)")
+                  "the monitor (roles/ptp/README.md, One owner of ptp4l per port)")
 
 
 # --------------------------------------------------------------------------

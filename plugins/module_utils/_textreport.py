@@ -46,9 +46,14 @@ def plan_lines(plan, topology, cmdline_path="/proc/cmdline"):
         "HugePages:                 %s" % (", ".join(pages) or "none"),
         "Kernel arguments:          %s" % (" ".join(plan.get("kernel_args") or []) or "none"),
     ]
-    for owner, settings in sorted((plan.get("settings") or {}).items()):
-        lines.append("Settings (%s): %s" % (owner, ", ".join("%s=%s" % (k, v) for k, v in sorted(settings.items()))
-                                            or "none"))
+    # One line per latency knob: what the plan decided, and which role owns it.
+    for knob, setting in sorted((plan.get("settings") or {}).items()):
+        setting = setting if isinstance(setting, dict) else {"decision": setting}
+        extra = ["owner %s" % setting["owner"]] if setting.get("owner") else []
+        if setting.get("args"):
+            extra.append("kernel args " + " ".join(setting["args"]))
+        lines.append("Setting %s: %s%s" % (knob, setting.get("decision") or "none",
+                                           " (%s)" % ", ".join(extra) if extra else ""))
     if plan.get("reboot_required"):
         lines.append("Reboot required: yes, the running kernel lacks: " + " ".join(plan.get("cmdline_missing") or []))
     else:

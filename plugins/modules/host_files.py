@@ -64,6 +64,14 @@ options:
           - Defaults to O(state).
         type: str
         choices: [present, absent]
+  final_newline:
+    description:
+      - End every written content with a newline when it does not already. These are text files, and a file lookup
+        or a filter such as C(to_nice_json) drops the final newline (a newline escape in a Jinja string literal
+        does not help: Ansible 2.19 keeps it as a backslash and an C(n)).
+      - V(false) writes each content exactly as given.
+    type: bool
+    default: true
   state:
     description: The state of every entry that does not set its own (V(absent) to remove a role's files).
     type: str
@@ -176,6 +184,7 @@ def main():
                 state=dict(type="str", choices=["present", "absent"]),
             )),
             state=dict(type="str", choices=["present", "absent"], default="present"),
+            final_newline=dict(type="bool", default=True),
             directory_mode=dict(type="str", default="0755"),
             prune=dict(type="list", elements="path", default=[]),
         ),
@@ -217,6 +226,8 @@ def main():
                     os.remove(dest)
                 continue
             content = to_bytes(item["content"])
+            if module.params["final_newline"] and content and not content.endswith(b"\n"):
+                content += b"\n"
             mode = _mode(item["mode"], "mode of %s" % dest)
             uid, gid = item["uid"], item["gid"]
             same = False

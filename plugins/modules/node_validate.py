@@ -120,6 +120,23 @@ options:
         carries it (the playbooks lift it when RV(valid) is true).
     type: str
     default: quantbot.io/hft-unverified
+  latency:
+    description:
+      - The result of M(quantbot.hft.latency_probe) on the node (registered variable). When set, the checks
+        C(isolated_cpus_quiet) (no device interrupt and no stray user task on an isolated CPU during the probe's
+        window, a free isolated CPU's busy time and its interrupt rates under O(latency_limits)) and C(latency)
+        (oslat's max and p99.9 per isolated CPU that no pod holds) run, in O(scope=all) and O(scope=host).
+      - Unset, both checks are not run and RV(skipped_checks) names them.
+    type: dict
+  latency_limits:
+    description:
+      - Thresholds of the two latency checks. Keys, all optional, C(max_us) (default 20), C(max_p99_9_us) (default
+        10), C(max_busy_percent) (default 1.0), C(max_irq_rates) (per second per CPU, merged over C(LOC) 20, C(RES)
+        1, C(CAL) 1, C(TLB) 1; a null value reports without judging), C(max_softirq_rates) (the same for softirqs,
+        none by default), C(allowed_task_kinds) (default V(pinned) and V(pod_sandbox)).
+      - An unknown key or a value that is not a number is refused, naming it.
+    type: dict
+    default: {}
   fail_on_invalid:
     description: Fail the task when RV(valid) is false (the result still carries RV(failures)).
     type: bool
@@ -209,6 +226,14 @@ gated:
   description: The Node carries the taint O(gate_taint_key) (false in O(scope=host)).
   returned: success
   type: bool
+annotations:
+  description:
+    - The Node's C(quantbot.io/hft-*) annotations as they were before this run (the last recorded verdict;
+      empty in O(scope=host)). The playbooks compare them with the new verdict to record it only when it changed
+      or was measured anew.
+  returned: success
+  type: dict
+  sample: {"quantbot.io/hft-valid": "true", "quantbot.io/hft-failed-checks": ""}
 skipped_checks:
   description: Checks that could not run, and why.
   returned: success
@@ -235,6 +260,7 @@ from ansible_collections.quantbot.hft.plugins.module_utils._kube import (
     get_api_client,
 )
 from ansible_collections.quantbot.hft.plugins.module_utils._hostfacts import HostFactsError, Reader, gather
+from ansible_collections.quantbot.hft.plugins.module_utils._latency import latency_records
 from ansible_collections.quantbot.hft.plugins.module_utils._ptp import PtpError, parse_pmc
 from ansible_collections.quantbot.hft.plugins.module_utils._validate import (
     CHECK_ARG_SPEC,
@@ -270,6 +296,8 @@ def argument_spec():
         procfs_root=dict(type="path", default="/proc"),
         fs_root=dict(type="path", default="/"),
         gate_taint_key=dict(type="str", default="quantbot.io/hft-unverified", no_log=False),
+        latency=dict(type="dict"),
+        latency_limits=dict(type="dict", default={}),
         fail_on_invalid=dict(type="bool", default=False),
     )
     spec.update(CHECK_ARG_SPEC)
@@ -329,6 +357,7 @@ def main():
     skipped = []
     host = {}
     gated = False
+    notes = {}
     try:
         check_plan(params["plan"])
         check_requests(params["vf_request"], params["hugepages_request"])
@@ -342,6 +371,9 @@ def main():
                 module.fail_json(msg="Node %s does not exist (is the host joined? see quantbot.hft.node_join)" % name)
             gated = any(taint.get("key") == params["gate_taint_key"]
                         for taint in (node.get("spec") or {}).get("taints") or [])
+            notes = dict((key, value) for key, value in
+                         (((node.get("metadata") or {}).get("annotations")) or {}).items()
+                         if key.startswith("quantbot.io/hft-"))
             pods = api.list_pods_on_node(name)
             try:
                 configz = api.node_configz(name)
@@ -352,10 +384,16 @@ def main():
                                     "and the credentials need nodes/proxy get"))
             records, skipped = run_checks(node, pods, configz, host if scope == "all" else None,
                                           params["plan"], opts)
+        if scope != "api":
+            if params["latency"] is None:
+                skipped.append("isolated_cpus_quiet, latency (no latency_probe result)")
+            else:
+                records.extend(latency_records(params["latency"], params["latency_limits"]))
     except (KubeError, ValidateError, HostFactsError) as exc:
         module.fail_json(msg=str(exc))
     result = summarise(extra + records)
-    result.update(changed=False, skipped_checks=skipped, host_facts=host, scope=scope, gated=gated)
+    result.update(changed=False, skipped_checks=skipped, host_facts=host, scope=scope, gated=gated,
+                  annotations=notes)
     if params["fail_on_invalid"] and not result["valid"]:
         module.fail_json(msg="node %s is not valid for HFT bots: %s" % (
             name, "; ".join("%s (expected %s, actual %s%s)" % (f["check"], f["expected"], f["actual"],

@@ -55,7 +55,8 @@ def test_host_files_writes_with_parents(capsys, tmp_path):
                                   {"dest": str(other), "content": "x"}], directory_mode="0750")
     assert code == 0, result
     assert result["changed"] is True and result["changed_files"] == [str(dest), str(other)]
-    assert dest.read_text() == "[main]\ninclude=cpu-partitioning\n" and other.read_text() == "x"
+    # final_newline (default true): a content without a final newline gets one.
+    assert dest.read_text() == "[main]\ninclude=cpu-partitioning\n" and other.read_text() == "x\n"
     assert mode_of(dest) == 0o644 and os.stat(str(dest)).st_uid == 0 and os.stat(str(dest)).st_gid == 0
     # The parents it created have directory_mode.
     assert mode_of(dest.parent) == 0o750 and mode_of(dest.parent.parent) == 0o750 and mode_of(tmp_path / "etc") == 0o750
@@ -71,7 +72,7 @@ def test_host_files_sets_mode_and_owner_of_an_existing_file(capsys, tmp_path):
     assert code == 0 and result["changed_files"] == [str(secret)]
     info = os.stat(str(secret))
     assert stat.S_IMODE(info.st_mode) == 0o600 and info.st_uid == 1234 and info.st_gid == 2345
-    assert secret.read_text() == "new"
+    assert secret.read_text() == "new\n"
 
 
 def test_host_files_creates_a_file_with_its_mode_and_owner(capsys, tmp_path):
@@ -168,7 +169,18 @@ def test_host_files_state_per_entry_overrides_the_default(capsys, tmp_path):
     drop.write_text("d")
     code, result = files(capsys, [{"dest": str(keep), "content": "k", "state": "present"},
                                   {"dest": str(drop)}], state="absent")
-    assert code == 0 and keep.read_text() == "k" and not drop.exists()
+    assert code == 0 and keep.read_text() == "k\n" and not drop.exists()
+
+
+def test_host_files_final_newline_false_writes_the_content_exactly(capsys, tmp_path):
+    exact = tmp_path / "exact"
+    code, result = files(capsys, [{"dest": str(exact), "content": "no newline"}], final_newline=False)
+    assert code == 0 and exact.read_bytes() == b"no newline"
+    # The default adds one, and a file that has it already is unchanged (idempotent).
+    code, result = files(capsys, [{"dest": str(exact), "content": "no newline"}])
+    assert result["changed"] is True and exact.read_bytes() == b"no newline\n"
+    code, result = files(capsys, [{"dest": str(exact), "content": "no newline"}])
+    assert result["changed"] is False
 
 
 def test_host_files_check_mode_reports_the_prune_the_real_run_does(capsys, tmp_path):

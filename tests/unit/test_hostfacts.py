@@ -566,6 +566,7 @@ def test_nics(host, ts_info):
         ],
         "irq_affinity": {"40": {"effective": "0", "allowed": "0-1"}, "41": {"effective": None, "allowed": "0-7"},
                          "50": {"effective": "4", "allowed": "4-5"}},
+        "irqs_not_requested": [],
         "queues": {"rx-0": "00", "tx-0": "03"},
         "timestamping": {"so_timestamping": HW_BITS, "phc_index": 0},
     }
@@ -574,6 +575,13 @@ def test_nics(host, ts_info):
     assert virtio["sriov_totalvfs"] == 0 and virtio["vfs"] == [] and virtio["phc_index"] is None
     assert virtio["timestamping"] == {"so_timestamping": SW_BITS, "phc_index": None}
     assert sorted(ts_info) == ["enp0s2", "enp65s0"]
+
+
+def test_nics_vectors_not_requested_are_listed_not_judged(host, ts_info):
+    # A VF whose interface is down has MSI vectors in sysfs but no /proc/irq/N yet.
+    shutil.rmtree(os.path.join(host["procfs_root"], "irq", "50"))
+    pf = facts_of(host, ["nics"], run=FakeRun())["nics"]["enp65s0"]
+    assert sorted(pf["irq_affinity"]) == ["40", "41"] and pf["irqs_not_requested"] == [50]
 
 
 def test_nics_timestamping_when_the_ioctl_fails_or_commands_are_off(host, ts_info):
@@ -621,6 +629,21 @@ def test_units(host):
     # The built-in units, then the extra ones, each once.
     assert argv[-1] == "ptp4l@enp65s0.service" and argv.count("tuned.service") == 1
     assert argv[-2] == "timemaster.service"
+
+
+def test_units_include_the_enabled_ptp_instances(host):
+    wants = pathlib.Path(host["fs_root"]) / "etc/systemd/system/multi-user.target.wants"
+    for name in ("ptp4l@enp65s0.service", "phc2sys@enp65s0.service", "ptp4l@.service", "ssh.service"):
+        write(wants / name, "")
+    run = FakeRun()
+    facts_of(host, ["units"], run=run)
+    argv = run.calls[0]
+    assert argv[-2:] == ["phc2sys@enp65s0.service", "ptp4l@enp65s0.service"]
+    assert "ssh.service" not in argv and "ptp4l@.service" not in argv
+    # Asked for and enabled: once.
+    run = FakeRun()
+    facts_of(host, ["units"], run=run, options={"units": ["ptp4l@enp65s0.service"]})
+    assert run.calls[0].count("ptp4l@enp65s0.service") == 1
 
 
 def test_units_off_without_a_runner_and_an_error_when_systemctl_fails(host):

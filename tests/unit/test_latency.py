@@ -472,3 +472,47 @@ def test_latency_fails_for_a_free_cpu_without_figures(quiet_probe):
 def test_latency_refuses_bad_thresholds():
     with pytest.raises(ValidateError, match="max_us True"):
         L.latency({}, max_us=True)
+
+
+# --- latency_records: both checks with node_validate's latency_limits ------------------------------
+def test_latency_records_pass_with_loose_limits_and_fail_with_the_defaults(quiet_probe):
+    clean = _without_strays(quiet_probe)
+    loose = L.latency_records(clean, {"max_us": 1000000, "max_p99_9_us": 1000000})
+    assert [r["check"] for r in loose] == ["isolated_cpus_quiet", "latency"]
+    assert [r["ok"] for r in loose] == [True, True], [r["actual"] for r in loose]
+    strict = L.latency_records(clean, {"max_us": 0, "max_p99_9_us": 0})
+    assert strict[1]["ok"] is False and "CPU 2: max" in " ".join(strict[1]["actual"]["failures"])
+
+
+def test_latency_records_pass_the_quiet_limits_through(quiet_probe):
+    clean = _without_strays(quiet_probe)
+    rec = L.latency_records(clean, {"max_busy_percent": 0.0, "max_irq_rates": {"LOC": 0.0}})[0]
+    assert rec["expected"]["busy_percent_max"] == 0.0 and rec["expected"]["irq_per_s_max"]["LOC"] == 0.0
+    stray = L.latency_records(quiet_probe, {"allowed_task_kinds": ["pinned", "pod_sandbox", "host", "pod"]})[0]
+    assert stray["actual"]["stray_tasks"] == []
+
+
+@pytest.mark.parametrize("limits, needle", [
+    ({"max_usec": 5}, "unknown key(s) max_usec"),
+    ({"max_irq_rates": 5}, "max_irq_rates must be a mapping"),
+    ({"allowed_task_kinds": "host"}, "allowed_task_kinds must be a list"),
+    ({"max_us": "fast"}, "threshold max_us 'fast'"),
+])
+def test_latency_records_refuse_bad_limits_naming_them(quiet_probe, limits, needle):
+    with pytest.raises(L.LatencyError) as exc:
+        L.latency_records(quiet_probe, limits)
+    assert needle in str(exc.value)
+
+
+def test_latency_records_turn_a_failed_probe_into_two_failed_checks():
+    # What `register` holds for a probe that failed under failed_when: false.
+    failed = {"failed": False, "failed_when_result": False, "changed": False,
+              "msg": "oslat is not installed on this node: install Debian's rt-tests"}
+    records = L.latency_records(failed)
+    assert [(r["check"], r["ok"]) for r in records] == [("isolated_cpus_quiet", False), ("latency", False)]
+    assert all("oslat is not installed" in r["actual"] for r in records)
+
+
+def test_latency_records_refuse_a_result_that_is_not_a_mapping():
+    with pytest.raises(L.LatencyError, match="latency must be the result of quantbot.hft.latency_probe"):
+        L.latency_records(["not", "a", "probe"])

@@ -207,3 +207,32 @@ def test_report_refuses_a_record_without_its_keys(capsys, monkeypatch, tmp_path,
     code, result = run(capsys, monkeypatch, validation_report,
                        report_args(tmp_path, probe_result, checks=[{"ok": True}]))
     assert code == 1 and "checks[0] is not a check record" in result["msg"]
+
+
+# --- node_validate with a latency_probe result ------------------------------------------------------
+def _node_validate(capsys, monkeypatch, **args):
+    from ansible_collections.quantbot.hft.plugins.modules import node_validate
+    base = {"node_name": "hft-lab-1", "scope": "host", "host_facts": {}, "gather_host": False}
+    base.update(args)
+    return call_main(capsys, monkeypatch, node_validate, base, lambda argv, **kw: (127, "", ""), {})
+
+
+def test_node_validate_judges_a_failed_probe_as_two_failed_checks(capsys, monkeypatch):
+    probe = {"failed": False, "failed_when_result": False, "msg": "oslat is not installed on this node"}
+    code, result = _node_validate(capsys, monkeypatch, latency=probe)
+    assert code == 0 and result["valid"] is False
+    failed = dict((f["check"], f["actual"]) for f in result["failures"])
+    assert "oslat is not installed" in failed["isolated_cpus_quiet"] and "oslat is not installed" in failed["latency"]
+
+
+def test_node_validate_without_a_probe_names_the_skipped_checks(capsys, monkeypatch):
+    code, result = _node_validate(capsys, monkeypatch)
+    assert code == 0
+    assert "isolated_cpus_quiet, latency (no latency_probe result)" in result["skipped_checks"]
+    assert not [c for c in result["checks"] if c["check"] in ("isolated_cpus_quiet", "latency")]
+
+
+def test_node_validate_refuses_an_unknown_latency_limit(capsys, monkeypatch):
+    code, result = _node_validate(capsys, monkeypatch, latency={"msg": "x"}, latency_limits={"max_ms": 1})
+    assert code == 1 and result["failed"] is True
+    assert "latency_limits has unknown key(s) max_ms" in result["msg"]

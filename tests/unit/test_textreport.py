@@ -43,10 +43,10 @@ def test_plan_of_the_lab_vm_without_a_command_line(tmp_path):
         "HugePages:                 256 x 2M on node 1",
         "Kernel arguments:          " + " ".join(plan["kernel_args"]),
     ]
-    settings = [line for line in lines if line.startswith("Settings (")]
-    assert [line.split(")")[0][len("Settings ("):] for line in settings] == sorted(plan["settings"])
-    assert "Settings (skew_tick): args=['skew_tick=1'], decision=" in settings[[s.startswith("Settings (skew_tick)")
-                                                                               for s in settings].index(True)]
+    settings = [line for line in lines if line.startswith("Setting ")]
+    assert [line.split(":")[0][len("Setting "):] for line in settings] == sorted(plan["settings"])
+    skew = [s for s in settings if s.startswith("Setting skew_tick: ")]
+    assert len(skew) == 1 and skew[0].endswith("(owner boot_args, kernel args skew_tick=1)"), skew
     assert lines[-2] == "Reboot required: yes, the running kernel lacks: " + " ".join(plan["kernel_args"])
     assert lines[-1] == ("Kernel command line not read (%s does not exist): every planned argument counts as missing"
                          % missing)
@@ -79,7 +79,7 @@ def test_plan_without_reboot_and_without_pages_or_arguments():
         "HFT NUMA node:             0",
         "HugePages:                 none",
         "Kernel arguments:          none",
-        "Settings (none): none",
+        "Setting none: none",
         "Reboot required: no, the running kernel has every planned argument",
         "Compared with the running kernel command line in /proc/cmdline",
     ]

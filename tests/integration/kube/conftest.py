@@ -56,6 +56,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import uuid
 
 import pytest
@@ -69,6 +70,20 @@ if os.path.isdir(COLLECTIONS) and COLLECTIONS not in sys.path:
 REAL = os.environ.get("QUANTBOT_REAL_CLUSTER") == "1" and bool(os.environ.get("KUBECONFIG"))
 TEST_TOKEN = "kmock-s3cr3t-bearer-token-do-not-print"
 MODULE_PKG = "ansible_collections.quantbot.hft.plugins.modules"
+
+
+_THIS = sys.modules[__name__]
+
+
+def pytest_pycollect_makemodule(module_path, parent):  # pylint: disable=unused-argument
+    """Make ``from conftest import ...`` in this directory's tests import this file.
+
+    pytest imports every conftest.py of the run as the module ``conftest`` (rootdir-relative
+    names need packages), so the last one loaded wins: with ``pytest tests/integration/kube
+    tests/unit`` that is tests/unit's, and these tests would import names it does not have.
+    This hook runs for each test file here just before pytest imports it.
+    """
+    sys.modules["conftest"] = _THIS
 
 
 def pytest_configure(config):
@@ -97,6 +112,16 @@ except ImportError:  # a checkout without the lab installed
 KmockServer = controlplane.KmockServer
 match_fields = controlplane.match_fields
 match_labels = controlplane.match_labels
+
+
+def wait_until(fn, timeout=15.0, interval=0.1):
+    """Call fn until it returns something true or ``timeout`` seconds pass; return its last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = fn()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(interval)
 
 
 def ansible_env(**extra):

@@ -59,12 +59,16 @@ def stored(kube, doc):
     return json.loads(resp.data) if resp.status == 200 else None
 
 
+OPT_INS = ("-e", "hft_rbac_bootstrap_tokens=true", "-e", "hft_rbac_sriov_device_plugin=true")
+
+
 def test_rbac_playbook_creates_every_object_then_changes_nothing(kube):
-    proc, recap = playbook(kube, "-e", "hft_rbac_bootstrap_tokens=true")
+    proc, recap = playbook(kube, *OPT_INS)
     assert recap["failed"] == 0 and recap["changed"] == 2, proc.stdout[-3000:]  # the namespace, the loop
-    assert proc.stdout.count("changed: [localhost] => (item=") == 4
-    docs = manifests("namespace", "onboard", "onboard-bootstrap-token", "validate", "audit")
-    assert len(docs) == 16
+    assert proc.stdout.count("changed: [localhost] => (item=") == 5
+    docs = manifests("namespace", "onboard", "onboard-bootstrap-token", "onboard-sriov-device-plugin", "validate",
+                     "audit")
+    assert len(docs) == 18
     for doc in docs:
         got = stored(kube, doc)
         assert got is not None, "%s %s was not created" % (doc["kind"], doc["metadata"]["name"])
@@ -72,9 +76,35 @@ def test_rbac_playbook_creates_every_object_then_changes_nothing(kube):
             assert got.get(key) == doc.get(key), (doc["kind"], doc["metadata"]["name"], key)
         assert got["metadata"]["labels"] == doc["metadata"]["labels"]
 
-    again, recap = playbook(kube, "-e", "hft_rbac_bootstrap_tokens=true")
+    again, recap = playbook(kube, *OPT_INS)
     assert recap["failed"] == 0 and recap["changed"] == 0, again.stdout[-3000:]
-    assert again.stdout.count("ok: [localhost] => (item=") == 4
+    assert again.stdout.count("ok: [localhost] => (item=") == 5
+
+    # absent with the onboard identity removes its opt-in roles too, asked for or not
+    gone, recap = playbook(kube, "-e", "hft_rbac_state=absent")
+    assert recap["failed"] == 0, gone.stdout[-3000:]
+    assert [doc["metadata"]["name"] for doc in docs if stored(kube, doc) is not None] == []
+
+
+def test_the_sriov_role_comes_with_the_onboard_identity_unless_turned_off(kube):
+    sriov = manifests("onboard-sriov-device-plugin")
+    assert [(doc["kind"], doc["metadata"]["namespace"]) for doc in sriov] == [
+        ("Role", "kube-system"), ("RoleBinding", "kube-system")]
+    proc, recap = playbook(kube, "-e", json.dumps({"hft_rbac_identities": ["onboard"]}),
+                           "-e", "hft_rbac_sriov_device_plugin=false")
+    assert recap["failed"] == 0, proc.stdout[-3000:]
+    assert stored(kube, manifests("onboard")[1]) is not None
+    assert all(stored(kube, doc) is None for doc in sriov + manifests("onboard-bootstrap-token"))
+    # The default with the onboard identity: the sriov role's cluster side is granted.
+    proc, recap = playbook(kube, "-e", json.dumps({"hft_rbac_identities": ["onboard"]}))
+    assert recap["failed"] == 0 and recap["changed"] == 1, proc.stdout[-3000:]
+    assert "changed: [localhost] => (item=onboard-sriov-device-plugin)" in proc.stdout
+    for doc in sriov:
+        got = stored(kube, doc)
+        assert got is not None and all(got.get(key) == doc.get(key) for key in ("rules", "roleRef", "subjects"))
+    # Without the onboard identity it is not asked for (and not refused).
+    proc, recap = playbook(kube, "-e", json.dumps({"hft_rbac_identities": ["validate"]}))
+    assert recap["failed"] == 0, proc.stdout[-3000:]
 
 
 def test_rbac_playbook_applies_only_what_is_asked_and_removes_it(kube):
@@ -93,7 +123,9 @@ def test_rbac_playbook_applies_only_what_is_asked_and_removes_it(kube):
     ({"hft_rbac_identities": "onboard"}, "hft_rbac_identities must be a non-empty list"),
     ({"hft_rbac_state": "latest"}, "hft_rbac_state present or absent (got latest)"),
     ({"hft_rbac_identities": ["audit"], "hft_rbac_bootstrap_tokens": True},
-     "hft_rbac_bootstrap_tokens needs the onboard identity"),
+     "hft_rbac_bootstrap_tokens and hft_rbac_sriov_device_plugin need the onboard identity"),
+    ({"hft_rbac_identities": ["validate"], "hft_rbac_sriov_device_plugin": True},
+     "hft_rbac_bootstrap_tokens and hft_rbac_sriov_device_plugin need the onboard identity"),
 ])
 def test_bad_variables_are_refused_before_any_change(kube, extra, message):
     before = len(kube.server.requests())
