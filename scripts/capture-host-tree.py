@@ -1,11 +1,12 @@
-#!/usr/bin/env python3
 # -*- coding: utf-8 -*-
 # Copyright (c) 2026, quantbot.hft maintainers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Capture a host as a fixture tree that quantbot.hft.host_facts reads back to the same facts.
 
-    scripts/capture-host-tree.py HOST DEST [--inventory FILE] [-e KEY=VALUE ...]
+    PATH="$PWD/.venv/bin:$PATH" python scripts/capture-host-tree.py HOST DEST [--inventory FILE] [-e KEY=VALUE ...]
+
+(from the checkout, with its virtualenv first on PATH: the script runs ``ansible`` from PATH).
 
 Runs ``quantbot.hft.host_facts record=true`` on HOST (with become), then writes
 DEST/sys, DEST/proc and DEST/root with every file it read, and

@@ -9,7 +9,9 @@ promtool=${PROMTOOL:-$(scripts/promtool.sh --ensure)} || { echo "check-monitorin
 shopt -s nullglob
 rules=(monitoring/prometheus/*.rules.yml)
 tests=(monitoring/prometheus/tests/*.yml)
-[ ${#rules[@]} -gt 0 ] && [ ${#tests[@]} -gt 0 ] || { echo "check-monitoring: no rules or no rule tests found" >&2; exit 1; }
+if [ ${#rules[@]} -eq 0 ] || [ ${#tests[@]} -eq 0 ]; then
+  echo "check-monitoring: no rules or no rule tests found" >&2; exit 1
+fi
 rc=0
 "$promtool" check rules --lint=all --lint-fatal "${rules[@]}" || rc=1
 "$promtool" test rules "${tests[@]}" || rc=1

@@ -105,9 +105,9 @@ def hugepages_reboot(pages, host, alloc=None, check_mode=False):
 
 
 def tuned_problems(isolated, host, no_balance="", profile_name="quantbot-hft", parent="cpu-partitioning",
-                   sysctls=None, irqbalance_manage=True, known_profiles=()):
+                   sysctls=None, irqbalance_manage=True, known_profiles=(), settings=None):
     return _tuned.tuned_problems(isolated, no_balance, profile_name, parent, sysctls, host, irqbalance_manage,
-                                 known_profiles)
+                                 known_profiles, settings)
 
 
 def tuned_reboot(host, isolated, check_mode=False):

@@ -36,7 +36,8 @@ import struct
 import time
 
 from ansible_collections.quantbot.hft.plugins.module_utils._ptp import observe_ptp_owners
-from ansible_collections.quantbot.hft.plugins.module_utils._ptpmon import sample_pmc_window, window_from_samples
+from ansible_collections.quantbot.hft.plugins.module_utils._ptpmon import (
+    sample_pmc_window, since_lock, window_from_samples)
 
 DEFAULT_PTP_WINDOW = "/run/quantbot-hft/ptpmon.json"
 # The time daemons that would fight ptp4l over CLOCK_REALTIME (the ptp role stops them).
@@ -799,21 +800,48 @@ def _ptp_configs(r):
     return dict(configs) if isinstance(configs, dict) else {}
 
 
-@reader("ptp")
-def read_ptp(r):
-    """ptp4l's state over a window of samples, per interface of ``ptp_configs`` (default: the ptp role's record).
+def ptp4l_started(r, interfaces):
+    """Epoch seconds of each interface's ptp4l@ instance's last start ({iface: float}; absent: not running).
 
-    The PTP collector's window file when it is fresh (``ptp_window_file``, not
-    older than ``ptp_window_max_age`` seconds); otherwise ``ptp_samples`` pmc
-    samples ``ptp_interval`` seconds apart, taken here. Either way the shape of
-    the collector's window document (_ptpmon.window_document).
+    systemd's ActiveEnterTimestampMonotonic against /proc/uptime (the same
+    clock on a host that does not suspend), so a captured tree replays it.
     """
-    configs = _ptp_configs(r)
-    if not configs:
-        return None
+    units = dict(("ptp4l@%s.service" % iface, iface) for iface in interfaces)
+    result = r.run(["systemctl", "show", "--no-pager", "--property=Id", "--property=ActiveState",
+                    "--property=ActiveEnterTimestampMonotonic"] + sorted(units))
+    uptime = r.read("/proc/uptime")
+    if result is None or not uptime:
+        return {}
+    try:
+        up = float(uptime.split()[0])
+    except (ValueError, IndexError):
+        return {}
+    now = r.clock()
+    started = {}
+    for block in re.split(r"\n\s*\n", (result[1] or "").strip()):
+        props = dict(line.split("=", 1) for line in block.splitlines() if "=" in line)
+        iface = units.get(props.get("Id"))
+        try:
+            entered = int(props.get("ActiveEnterTimestampMonotonic") or 0)
+        except ValueError:
+            entered = 0
+        if iface and props.get("ActiveState") == "active" and entered > 0:
+            started[iface] = round(now - (up - entered / 1e6), 3)
+    return started
+
+
+def _locked_samples(window, iface, started):
+    data = (window.get("interfaces") or {}).get(iface) or {}
+    states = since_lock(data.get("timestamps") or [], data.get("port_states") or [],
+                        data.get("offsets_ns") or [], started)[1]
+    return len(states)
+
+
+def _read_ptp_once(r, configs):
     path = r.options.get("ptp_window_file") or DEFAULT_PTP_WINDOW
     max_age = float(r.options.get("ptp_window_max_age") or 15)
     text = r.read(path)
+    started = ptp4l_started(r, configs) if r.run_command is not None else {}
     if text:
         try:
             window = json.loads(text)
@@ -823,7 +851,7 @@ def read_ptp(r):
         if isinstance(window, dict) and isinstance(window.get("generated"), (int, float)) \
                 and 0 <= now - window["generated"] <= max_age \
                 and set(configs) <= set((window.get("interfaces") or {})):
-            return {"source": "collector", "window": window, "configs": configs}
+            return {"source": "collector", "window": window, "configs": configs, "started": started}
     if r.run_command is None:
         return None
 
@@ -837,7 +865,35 @@ def read_ptp(r):
     for iface, config in sorted(configs.items()):
         by_interface[iface] = sample_pmc_window(run, "pmc", config, samples, interval, clock=r.clock,
                                                 sleep=r.sleep)
-    return {"source": "pmc", "window": window_from_samples(by_interface, interval, r.clock()), "configs": configs}
+    return {"source": "pmc", "window": window_from_samples(by_interface, interval, r.clock()), "configs": configs,
+            "started": started}
+
+
+@reader("ptp")
+def read_ptp(r):
+    """ptp4l's state over a window of samples, per interface of ``ptp_configs`` (default: the ptp role's record).
+
+    The PTP collector's window file when it is fresh (``ptp_window_file``, not
+    older than ``ptp_window_max_age`` seconds); otherwise ``ptp_samples`` pmc
+    samples ``ptp_interval`` seconds apart, taken here. Either way the shape of
+    the collector's window document (_ptpmon.window_document), plus ``started``:
+    when each interface's ptp4l last started (the judge leaves out the samples
+    before it and the lock-in after it). With ``ptp_lock_wait`` seconds, waits
+    up to that long until every interface has ``ptp_lock_samples`` samples since
+    it locked (a ptp4l that was just started or restarted).
+    """
+    configs = _ptp_configs(r)
+    if not configs:
+        return None
+    wait = float(r.options.get("ptp_lock_wait") or 0) if r.replay is None else 0.0
+    need = int(r.options.get("ptp_lock_samples") or 1)
+    deadline = r.clock() + wait
+    while True:
+        found = _read_ptp_once(r, configs)
+        if found is None or wait <= 0 or r.clock() >= deadline or all(
+                _locked_samples(found["window"], iface, found["started"].get(iface)) >= need for iface in configs):
+            return found
+        r.sleep(min(2.0, max(0.5, float(found["window"].get("interval_seconds") or 1.0))))
 
 
 @reader("ptp_owners")

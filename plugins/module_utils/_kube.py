@@ -516,7 +516,6 @@ class KubeApi(object):
             raise
         return 200
 
-
     # paged lists (the fleet audit) -------------------------------------------
     def list_paged(self, what, path, label_selector=None, field_selector=None, limit=500):
         """Every item of a LIST, fetched in pages of ``limit`` by following ``metadata.continue``.
@@ -563,6 +562,7 @@ class KubeApi(object):
         """The DaemonSet as a dict, or None if it does not exist."""
         path = "/apis/apps/v1/namespaces/%s/daemonsets/%s" % (quote(namespace, safe=""), quote(name, safe=""))
         return self._get_or_none("GET daemonset %s/%s" % (namespace, name), path)
+
 
 def _labels_match(labels, selector):
     for term in (selector or "").split(","):

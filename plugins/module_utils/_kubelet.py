@@ -307,7 +307,7 @@ def decide(settings, host, configz, loads, force=False, check_mode=False, absent
     if unit.get("load") != "loaded" and not absent:
         problems.append("the unit %s.service is not installed (LoadState=%s); this role configures an installed "
                         "kubelet: install it first or set kubelet_service" % (settings.get("service", "kubelet"),
-                                                                               unit.get("load")))
+                                                                              unit.get("load")))
     owned = [key for key in desired if key not in ("apiVersion", "kind")]
     overrides = []
     for other in sorted(dropins):

@@ -30,7 +30,6 @@ captured trees.
 from __future__ import (absolute_import, division, print_function)
 __metaclass__ = type
 
-import math
 import os
 import re
 import struct

@@ -21,8 +21,10 @@ from ansible_collections.quantbot.hft.plugins.module_utils._ptp import (
     SOF_SOFTWARE,
     SOF_TX_HARDWARE,
     SOF_TX_SOFTWARE,
+    REALTIME,
     PtpError,
     check_timestamping,
+    describe_conflict,
 )
 from ansible_collections.quantbot.hft.plugins.module_utils._topology import TopologyError, parse_cpulist
 
@@ -143,7 +145,24 @@ def ptp_problems(ifaces, cpu_affinity, sched_priority, servo, threshold_ns, summ
             check_timestamping(iface["name"], caps_from_bits(info), iface["time_stamping"])
         except PtpError as exc:
             problems.append(str(exc))
+    problems.extend(owner_problems(ifaces, (host or {}).get("ptp_owners")))
     return problems
+
+
+def owner_problems(ifaces, owners):
+    """One owner of ptp4l per port: every other ptp4l/phc2sys on a role port or its PHC (or CLOCK_REALTIME).
+
+    ``owners`` is host_facts' ``ptp_owners`` (read with the role's ptp_configs);
+    None (not read) is no problem here, validation's ptp_single_owner reads it again.
+    """
+    names = set(iface.get("name") for iface in ifaces or [])
+    conflicts = [c for c in ((owners or {}).get("conflicts") or [])
+                 if c.get("port") in names or c.get("port") == REALTIME]
+    if not conflicts:
+        return []
+    return ["another ptp4l or phc2sys already uses a PTP port of this role: %s. Stop it first: one owner per port "
+            "(where the host runs ptp4l, the PTP DaemonSet's pod must not run another; roles/ptp/README.md)"
+            % "; ".join(describe_conflict(c) for c in conflicts)]
 
 
 def units_to_stop(host, conflicting, ifaces):
@@ -154,7 +173,7 @@ def units_to_stop(host, conflicting, ifaces):
     """
     units = (host or {}).get("units") or {}
     candidates = list(conflicting or []) + ["phc2sys@%s.service" % i.get("name") for i in ifaces or []
-                                             if i.get("phc2sys") is not True]
+                                            if i.get("phc2sys") is not True]
     out = []
     for name in candidates:
         state = units.get(name) or {}

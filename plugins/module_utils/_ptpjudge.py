@@ -19,7 +19,7 @@ from __future__ import (absolute_import, division, print_function)
 __metaclass__ = type
 
 from ansible_collections.quantbot.hft.plugins.module_utils._ptpmon import (
-    RUNNING_STATES, WINDOW_VERSION, PtpError, active_units, check_bound, summarize, window_problems)
+    RUNNING_STATES, WINDOW_VERSION, PtpError, active_units, check_bound, since_lock, summarize, window_problems)
 from ansible_collections.quantbot.hft.plugins.module_utils._validate import record
 
 _SUMMARY_KEYS = ("samples", "span_seconds", "states", "slave_samples", "slave_seconds",
@@ -38,7 +38,7 @@ def _ns(value):
 
 
 def judge_window(window, threshold_ns, max_threshold_ns=None, interfaces=None, min_samples=1,
-                 now=None, max_age_seconds=None):
+                 now=None, max_age_seconds=None, started=None):
     """The ``ptp_sync`` record over a window of samples.
 
     In sync: for every interface (``interfaces``, default all in the window), at
@@ -52,6 +52,10 @@ def judge_window(window, threshold_ns, max_threshold_ns=None, interfaces=None, m
     the bounds; ``actual`` holds per interface the samples, the time covered,
     the port states, the time in SLAVE and p50/p99/max |offset|, plus the
     window's age and every problem found. Raises PtpError on unusable bounds.
+
+    ``started`` ({interface: epoch seconds of its ptp4l's last start}) leaves
+    out the samples before that start and the lock-in after it (_ptpmon.since_lock):
+    a node whose ptp4l just (re)started is judged from the moment it locked.
     """
     limit = check_bound(threshold_ns, "threshold_ns")
     peak = limit if max_threshold_ns is None else check_bound(max_threshold_ns, "max_threshold_ns")
@@ -90,11 +94,16 @@ def judge_window(window, threshold_ns, max_threshold_ns=None, interfaces=None, m
             problems.append("%s: not in the window (it holds %s)" % (name, held))
             continue
         try:
-            summary = summarize(data["timestamps"], data["port_states"], data["offsets_ns"], interval or 0.0)
+            stamps, states, offsets, lock_in = since_lock(data["timestamps"], data["port_states"],
+                                                          data["offsets_ns"], (started or {}).get(name))
+            summary = summarize(stamps, states, offsets, interval or 0.0)
         except (KeyError, TypeError, ValueError) as exc:
             problems.append("%s: unreadable samples (%s)" % (name, exc))
             continue
         report[name] = dict((key, summary[key]) for key in _SUMMARY_KEYS)
+        if (started or {}).get(name) is not None:
+            report[name]["ptp4l_started"] = started[name]
+            report[name]["lock_in_samples"] = lock_in
         if data.get("error"):
             report[name]["last_error"] = data["error"]
         problems.extend("%s: %s" % (name, problem)

@@ -549,6 +549,23 @@ def summarize(timestamps, port_states, offsets_ns, interval_seconds):
     }
 
 
+def since_lock(timestamps, port_states, offsets_ns, started=None):
+    """The samples that count after ptp4l's last start: ``(timestamps, port_states, offsets_ns, lock_in)``.
+
+    Samples taken before ``started`` (epoch seconds of the instance's last start;
+    None: unknown, every sample counts) belong to an earlier instance, and the
+    leading non-SLAVE samples after it are the lock-in (LISTENING, UNCALIBRATED
+    while the servo settles): neither counts. A port that leaves SLAVE after it
+    locked still counts against it. ``lock_in`` is the number of samples left out.
+    """
+    if started is None:
+        return list(timestamps), list(port_states), list(offsets_ns), 0
+    rows = [row for row in zip(timestamps, port_states, offsets_ns) if row[0] >= started]
+    first = next((i for i, row in enumerate(rows) if row[1] == "SLAVE"), len(rows))
+    kept = rows[first:]
+    return [r[0] for r in kept], [r[1] for r in kept], [r[2] for r in kept], len(timestamps) - len(kept)
+
+
 def check_bound(value, name):
     """``value`` as a non-negative float (an offset bound in ns); PtpError naming ``name`` otherwise."""
     try:

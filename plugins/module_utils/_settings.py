@@ -61,6 +61,26 @@ def _off(value):
     return value is None or value is False or value == ""
 
 
+def is_off(value):
+    """A knob value that means "not managed": null, false or "" (0 is a value: cstates 0, timer_migration 0)."""
+    return _off(value)
+
+
+def knob_problems(values):
+    """Problems with the latency knobs a role takes directly ({role variable: (knob, value)}); [] when none.
+
+    The same rules as the plan's (normalise), each message naming the role variable.
+    """
+    problems = []
+    for var, (knob, value) in sorted((values or {}).items()):
+        try:
+            normalise({knob: value})
+        except SettingsError as err:
+            text = str(err)
+            problems.append(var + text[len(knob):] if text.startswith(knob) else "%s: %s" % (var, text))
+    return problems
+
+
 def normalise(knobs):
     """The knobs with the defaults filled in; unknown keys and bad values refused."""
     knobs = dict(knobs or {})

@@ -12,6 +12,7 @@ __metaclass__ = type
 
 import re
 
+from ansible_collections.quantbot.hft.plugins.module_utils._settings import knob_problems
 from ansible_collections.quantbot.hft.plugins.module_utils._topology import (
     TopologyError,
     format_cpulist,
@@ -37,15 +38,22 @@ def profile_name_problems(name, what):
     return []
 
 
+# The latency knobs the tuned role takes as its own variables (default: the plan's values).
+ROLE_KNOBS = {"tuned_cstates": "cstates", "tuned_governor": "governor", "tuned_thp": "thp",
+              "tuned_timer_migration": "timer_migration", "tuned_stat_interval": "stat_interval"}
+
+
 def tuned_problems(isolated, no_balance, profile_name, parent, sysctls, host, irqbalance_manage=True,
-                   known_profiles=()):
+                   known_profiles=(), settings=None):
     """Why the tuned role cannot apply its input on this host ([] when it can).
 
     ``known_profiles``: the profiles the platform's tuned package ships, for a
     host where tuned is not installed yet (then host_facts lists none).
+    ``settings``: {role variable: value} of the latency knobs (ROLE_KNOBS), checked with the plan's rules.
     """
     host = host or {}
-    problems = []
+    problems = knob_problems(dict((var, (ROLE_KNOBS[var], value)) for var, value in (settings or {}).items()
+                                  if var in ROLE_KNOBS))
     problems.extend(profile_name_problems(profile_name, "tuned_profile_name"))
     problems.extend(profile_name_problems(parent, "tuned_parent_profile"))
     if not problems:

@@ -37,6 +37,7 @@ from ansible_collections.quantbot.hft.plugins.module_utils._cmdline import (
 from ansible_collections.quantbot.hft.plugins.module_utils._grub import trial_outcome
 from ansible_collections.quantbot.hft.plugins.module_utils._nodeops import is_cordoned, node_ready
 from ansible_collections.quantbot.hft.plugins.module_utils._ptp import PtpError, judge
+from ansible_collections.quantbot.hft.plugins.module_utils._settings import is_off
 from ansible_collections.quantbot.hft.plugins.module_utils._topology import (
     TopologyError,
     effective_numa_node,
@@ -638,7 +639,7 @@ def ptp_checks(host, opts):
         try:
             records.append(judge_window(ptp["window"], opts["ptp_offset_threshold_ns"],
                                         opts.get("ptp_offset_max_ns"), interfaces=sorted(ptp.get("configs") or {})
-                                        or None))
+                                        or None, started=ptp.get("started") or None))
         except PtpError as exc:
             raise ValidateError(str(exc))
     else:  # one pmc probe per interface (an older host_facts, or a probe given by hand)
@@ -658,6 +659,10 @@ def ptp_checks(host, opts):
     return records
 
 
+SETTINGS_KNOBS = ("thp", "swap", "cstates", "governor", "timer_migration", "stat_interval", "watchdogs",
+                  "irq_affinity")
+
+
 def expectations(plan, overrides=None):
     """What the host checks expect: the plan's values, each replaceable by a role's own input.
 
@@ -670,11 +675,12 @@ def expectations(plan, overrides=None):
            "hugepages": plan.get("hugepages") or {}, "hft_numa_node": plan.get("hft_numa_node"),
            "tuned_profile": None, "vfs": {}, "nics": list(plan.get("nics") or []),
            "housekeeping_cpus": plan.get("hft_housekeeping_cpus")}
-    for knob in ("thp", "swap", "cstates", "governor", "timer_migration", "stat_interval", "watchdogs",
-                 "irq_affinity"):
+    for knob in SETTINGS_KNOBS:
         out[knob] = settings.get(knob)
     for key, value in (overrides or {}).items():
-        if value is not None:
+        # A latency knob a role turned off (null, false, "") is not checked; for
+        # the other keys null means "the plan's value".
+        if value is not None or key in SETTINGS_KNOBS:
             out[key] = value
     return out
 
@@ -690,11 +696,11 @@ def settings_checks(host, want):
     if want.get("watchdogs"):
         sysctls["kernel.nmi_watchdog"] = 0
     for knob, key in (("timer_migration", "kernel.timer_migration"), ("stat_interval", "vm.stat_interval")):
-        if want.get(knob) is not None:
+        if not is_off(want.get(knob)):
             sysctls[key] = want[knob]
     if sysctls and "sysctl" in host:
         records.append(check_sysctls(host, sysctls))
-    if want.get("cstates") not in (None, "", False) and "cpus" in host and want.get("isolated_cpus"):
+    if not is_off(want.get("cstates")) and "cpus" in host and want.get("isolated_cpus"):
         records.append(check_cstates(host, want["cstates"], want["isolated_cpus"]))
     if want.get("governor") and "cpus" in host:
         records.append(check_governor(host, want["governor"]))

@@ -82,8 +82,6 @@ options:
     description: Prefix of every path the module reads and writes (tests run it on a scratch tree).
     type: path
     default: /
-author:
-  - quantbot.hft maintainers (@quantbot)
 seealso:
   - module: quantbot.hft.node_topology
   - name: GRUB manual, Simple configuration (GRUB_DEFAULT=saved, grub-reboot)
@@ -231,7 +229,7 @@ class BootConfig(object):
                             % self.params["state_file"])
         if not isinstance(data, dict) or not isinstance(data.get("kernel_args", []), list):
             raise GrubError("%s is corrupt (%r); it must hold {\"kernel_args\": [...]}" % (self.params["state_file"],
-                                                                                            data))
+                                                                                           data))
         return data
 
     def save_state(self, committed, trial):

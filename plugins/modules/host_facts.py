@@ -141,6 +141,18 @@ options:
     description: Seconds between those samples.
     type: float
     default: 1
+  ptp_lock_wait:
+    description:
+      - Seconds to wait, at most, until every PTP interface has O(ptp_lock_samples) samples since its ptp4l locked
+        (after its last start; a ptp4l just started or restarted is still locking in). V(0) - read once.
+      - C(ptp.started) holds when each interface's ptp4l last started; the validation leaves out the samples before
+        it and the lock-in after it.
+    type: float
+    default: 0
+  ptp_lock_samples:
+    description: Samples since the lock that O(ptp_lock_wait) waits for.
+    type: int
+    default: 1
   ptp_realtime_owner:
     description:
       - The PTP interface whose instance disciplines CLOCK_REALTIME (software timestamping, or phc2sys), for
@@ -236,6 +248,8 @@ def argument_spec():
         ptp_samples=dict(type="int", default=5),
         ptp_interval=dict(type="float", default=1.0),
         ptp_realtime_owner=dict(type="str", default=""),
+        ptp_lock_wait=dict(type="float", default=0),
+        ptp_lock_samples=dict(type="int", default=1),
         record=dict(type="bool", default=False),
     )
 
@@ -255,9 +269,10 @@ def main():
         r = Reader(sysfs_root=params["sysfs_root"], procfs_root=params["procfs_root"], fs_root=params["fs_root"],
                    run=run, record=params["record"],
                    options=dict((key, params[key]) for key in ("units", "sysctls", "packages", "kubelet",
-                                                                "state_dir", "irqbalance_env_files", "ptp_configs",
-                                                                "ptp_window_file", "ptp_window_max_age", "ptp_samples",
-                                                                "ptp_interval", "ptp_realtime_owner")))
+                                                               "state_dir", "irqbalance_env_files", "ptp_configs",
+                                                               "ptp_window_file", "ptp_window_max_age", "ptp_samples",
+                                                               "ptp_interval", "ptp_realtime_owner",
+                                                               "ptp_lock_wait", "ptp_lock_samples")))
         facts, errors = gather(r, params["gather"])
     except HostFactsError as exc:
         module.fail_json(msg=str(exc))

@@ -68,7 +68,7 @@ options:
     description:
       - End every written content with a newline when it does not already. These are text files, and a file lookup
         or a filter such as C(to_nice_json) drops the final newline (a newline escape in a Jinja string literal
-        does not help: Ansible 2.19 keeps it as a backslash and an C(n)).
+        does not help, since Ansible 2.19 keeps it as a backslash and an C(n)).
       - V(false) writes each content exactly as given.
     type: bool
     default: true

@@ -265,6 +265,13 @@ topology:
       type: dict
       returned: success
       sample: {"eth1": {"numa_node": 1, "sriov_totalvfs": 7}}
+    cpu:
+      description:
+        - The CPU as read from O(cpuinfo_path) and sysfs - C(vendor) (C(vendor_id), V(null) when unknown), C(flags)
+          (sorted) and C(cpufreq) (whether a cpufreq policy exists); the latency settings are planned from it.
+      type: dict
+      returned: success
+      sample: {"vendor": "GenuineIntel", "flags": ["constant_tsc", "nonstop_tsc"], "cpufreq": true}
 plan:
   description: The partitioning plan (the plan contract in C(docs/ARCHITECTURE.md)).
   returned: success
@@ -285,6 +292,19 @@ plan:
       type: int
       returned: success
       sample: 1
+    hft_housekeeping_cpus:
+      description:
+        - The housekeeping CPUs (of RV(plan.reserved_cpus)) on the HFT NUMA node, as a canonical cpulist; the HFT NIC's
+          interrupts and RPS/XPS masks go there (the tuned role's C(tuned_irq_cpus)).
+      type: str
+      returned: success
+      sample: "4-5"
+    nics:
+      description: The interfaces the plan was made for (O(nics)).
+      type: list
+      elements: str
+      returned: success
+      sample: ["enp65s0", "ens1f0"]
     hugepages:
       description: Pages per size (V(2M), V(1G)) per NUMA node (node ids as strings).
       type: dict
@@ -297,6 +317,23 @@ plan:
       returned: success
       sample: ["isolcpus=managed_irq,2-3,6-7", "nohz_full=2-3,6-7", "rcu_nocbs=2-3,6-7", "irqaffinity=0-1,4-5",
                "default_hugepagesz=2M", "hugepagesz=2M", "hugepages=1:1024"]
+    iommu_args:
+      description:
+        - The IOMMU kernel arguments for this CPU vendor (or O(iommu_args) when given), whether or not the plan
+          enables the IOMMU; the sriov role checks them when a VF is bound to vfio-pci.
+      type: list
+      elements: str
+      returned: success
+      sample: ["intel_iommu=on", "iommu=pt"]
+    settings:
+      description:
+        - The latency settings (O(settings)), one entry per knob, each C({value, owner, decision, args}) - the value
+          applied on this host (V(null) when not managed or skipped), the role that owns it, the reason in words,
+          and the kernel arguments it adds to RV(plan.kernel_args).
+      type: dict
+      returned: success
+      sample: {"skew_tick": {"value": 1, "owner": "boot_args", "decision": "ticks skewed so they do not fire on every
+               CPU at once", "args": ["skew_tick=1"]}}
     cmdline_read:
       description: Whether O(cmdline_path) existed and was read.
       type: bool

@@ -397,7 +397,7 @@ def main():
     if params["fail_on_invalid"] and not result["valid"]:
         module.fail_json(msg="node %s is not valid for HFT bots: %s" % (
             name, "; ".join("%s (expected %s, actual %s%s)" % (f["check"], f["expected"], f["actual"],
-                                                             ": " + f["hint"] if f["hint"] else "")
+                                                               ": " + f["hint"] if f["hint"] else "")
                             for f in result["failures"])), **result)
     module.exit_json(**result)
 

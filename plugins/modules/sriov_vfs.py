@@ -63,7 +63,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 actions:
-  description: What was done (or would be, in check mode), e.g. C({pf, action: set_num_vfs, from, to}).
+  description: "What was done (or would be, in check mode), e.g. C({pf, action: set_num_vfs, from, to})."
   returned: success
   type: list
   elements: dict

@@ -95,6 +95,7 @@ def _module_side_warnings():
     yield
     _internal.is_controller = was
 
+
 @pytest.fixture(scope="session")
 def promtool():
     """Path of promtool (scripts/promtool.sh fetches it; scripts/test.sh exports $PROMTOOL).

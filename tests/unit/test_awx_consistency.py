@@ -284,6 +284,8 @@ def _schedule_extra_data_not_a_question(data):
 
 def _schedule_extra_data_wrong_type(data):
     data["hft_awx_schedules"][0]["extra_data"]["hft_audit_max_age_hours"] = "a day"
+
+
 def _validate_with_the_onboard_identity(data):
     template(data, "HFT validate node")["credentials"] = ["HFT onboard kubeconfig"]
 

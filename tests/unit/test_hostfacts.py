@@ -774,21 +774,63 @@ def test_ptp_samples_pmc_for_the_ptp_roles_record_without_a_collector(host):
     data = window["interfaces"]["enp65s0"]
     assert data["port_states"] == ["SLAVE"] * 3 and data["offsets_ns"] == [-3.0] * 3
     assert data["summary"]["slave_samples"] == 3 and data["summary"]["max_abs_offset_ns"] == 3.0
-    assert [call[:6] for call in run.calls] == [["pmc", "-u", "-b", "0", "-f", PTP_CONFIG]] * 3
+    assert [call[:6] for call in run.calls if call[0] == "pmc"] == [["pmc", "-u", "-b", "0", "-f", PTP_CONFIG]] * 3
+    # One systemctl call for when ptp4l started (not active in SYSTEMCTL_SHOW: no start time).
+    assert [call[:2] for call in run.calls if call[0] != "pmc"] == [["systemctl", "show"]]
+    assert ptp["started"] == {}
+
+
+PTP4L_SHOW = "Id=ptp4l@enp65s0.service\nActiveState=active\nActiveEnterTimestampMonotonic=%d\n"
+
+
+def test_ptp_reports_when_ptp4l_started_from_systemd_and_the_uptime(host):
+    root = pathlib.Path(host["fs_root"])
+    write(pathlib.Path(host["procfs_root"]) / "uptime", "1000.00 1800.00\n")
+    window = {"version": 1, "source": "collector", "generated": time.time(), "interval_seconds": 1.0,
+              "window_seconds": 600.0, "interfaces": {"enp65s0": {"timestamps": [1.0], "port_states": ["SLAVE"],
+                                                                  "offsets_ns": [5.0]}}}
+    write(root / "run/quantbot-hft/ptpmon.json", json.dumps(window))
+    # Started at monotonic 940 s, 60 s before now.
+    run = FakeRun({"systemctl": (0, PTP4L_SHOW % 940000000)})
+    before = time.time()
+    ptp = facts_of(host, ["ptp"], run=run, options=FAST_SAMPLES)["ptp"]
+    assert before - 61 <= ptp["started"]["enp65s0"] <= time.time() - 59
+    # Not active: no start time (every sample counts).
+    run = FakeRun({"systemctl": (0, (PTP4L_SHOW % 940000000).replace("=active", "=inactive"))})
+    assert facts_of(host, ["ptp"], run=run, options=FAST_SAMPLES)["ptp"]["started"] == {}
+
+
+def test_ptp_waits_for_the_lock_only_as_long_as_asked(host):
+    root = pathlib.Path(host["fs_root"])
+    write(pathlib.Path(host["procfs_root"]) / "uptime", "1000.00 1800.00\n")
+    now = time.time()
+    # ptp4l started 5 s ago; the collector saw LISTENING, UNCALIBRATED, then 2 SLAVE samples.
+    window = {"version": 1, "source": "collector", "generated": now, "interval_seconds": 1.0,
+              "window_seconds": 600.0, "interfaces": {"enp65s0": {
+                  "timestamps": [now - 4, now - 3, now - 2, now - 1],
+                  "port_states": ["LISTENING", "UNCALIBRATED", "SLAVE", "SLAVE"], "offsets_ns": [None, 9e6, 5.0, 4.0]}}}
+    write(root / "run/quantbot-hft/ptpmon.json", json.dumps(window))
+    run = FakeRun({"systemctl": (0, PTP4L_SHOW % 995000000)})
+    t0 = time.time()
+    facts_of(host, ["ptp"], run=run, options=dict(FAST_SAMPLES, ptp_lock_wait=30, ptp_lock_samples=2))
+    assert time.time() - t0 < 1 and len([c for c in run.calls if c[0] == "systemctl"]) == 1
+    t0 = time.time()
+    facts_of(host, ["ptp"], run=run, options=dict(FAST_SAMPLES, ptp_lock_wait=0.6, ptp_lock_samples=3))
+    assert 0.5 <= time.time() - t0 < 3 and len([c for c in run.calls if c[0] == "systemctl"]) >= 3
 
 
 def test_ptp_takes_a_fresh_collector_window_and_samples_past_a_stale_one(host):
     root = pathlib.Path(host["fs_root"])
     window = {"version": 1, "source": "collector", "generated": time.time(), "interval_seconds": 1.0,
               "window_seconds": 600.0, "interfaces": {"enp65s0": {"timestamps": [1.0], "port_states": ["SLAVE"],
-                                                                   "offsets_ns": [5.0]}}}
+                                                                  "offsets_ns": [5.0]}}}
     write(root / "run/quantbot-hft/ptpmon.json", json.dumps(window))
     run = FakeRun()
     ptp = facts_of(host, ["ptp"], run=run, options=FAST_SAMPLES)["ptp"]
-    assert ptp["source"] == "collector" and ptp["window"] == window and run.calls == []
+    assert ptp["source"] == "collector" and ptp["window"] == window and [c[0] for c in run.calls] == ["systemctl"]
     write(root / "run/quantbot-hft/ptpmon.json", json.dumps(dict(window, generated=time.time() - 60)))
     ptp = facts_of(host, ["ptp"], run=run, options=FAST_SAMPLES)["ptp"]
-    assert ptp["source"] == "pmc" and len(run.calls) == 3
+    assert ptp["source"] == "pmc" and len([call for call in run.calls if call[0] == "pmc"]) == 3
 
 
 @pytest.mark.parametrize("answer, error", [

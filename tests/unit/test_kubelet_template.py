@@ -18,7 +18,6 @@ and the drop-in template's text.
 from __future__ import annotations
 
 import collections
-import json
 import os
 
 import jinja2

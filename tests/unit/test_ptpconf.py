@@ -308,3 +308,21 @@ def test_phc2sys_is_stopped_where_it_is_not_wanted():
 def test_no_units_in_the_facts_means_nothing_to_stop():
     assert units_to_stop({}, CONFLICTING, [one(phc2sys=False)]) == []
     assert units_to_stop(None, None, None) == []
+
+
+def test_another_ptp4l_on_a_role_port_is_refused_naming_it():
+    facts = dict(host(ens1f0=HARDWARE), ptp_owners={"interfaces": ["ens1f0"], "conflicts": [
+        {"pid": 4242, "program": "ptp4l", "argv": ["ptp4l", "-i", "ens1f0", "-2"], "unit": "hft-test-ptp4l.service",
+         "cgroup": "/system.slice/hft-test-ptp4l.service", "port": "ens1f0",
+         "reason": "ptp4l on the same interface (-i ens1f0)"},
+        {"pid": 7, "program": "ptp4l", "argv": ["ptp4l", "-i", "eth9"], "unit": None, "cgroup": None,
+         "port": "eth9", "reason": "not this role's port"}]})
+    got = problems([one()], facts)
+    assert len(got) == 1
+    assert "pid 4242 `ptp4l -i ens1f0 -2` (hft-test-ptp4l.service): ens1f0: ptp4l on the same interface" in got[0]
+    assert "eth9" not in got[0]
+
+
+def test_a_host_without_other_owners_or_without_the_reader_passes():
+    assert problems([one()], dict(host(ens1f0=HARDWARE), ptp_owners={"conflicts": []})) == []
+    assert problems([one()], dict(host(ens1f0=HARDWARE), ptp_owners=None)) == []

@@ -168,3 +168,35 @@ def test_time_daemon_conflict_unknown_state_or_no_answer_fails():
     assert rec["ok"] is False and "Failed to connect to bus" in rec["actual"]["error"]
     with pytest.raises(PtpError, match="mapping"):
         judge_time_daemons(["chrony.service"])
+
+
+def test_ptp_sync_leaves_out_the_samples_before_ptp4l_started_and_its_lock_in():
+    # Old instance (NONE while it was stopped), restart at sample 300, lock-in, then locked.
+    states = ["NONE"] * 300 + ["LISTENING"] * 5 + ["UNCALIBRATED"] * 20 + ["SLAVE"] * 275
+    offsets = [None] * 305 + [9e6] * 20 + [30.0] * 275
+    doc = window(states, offsets)
+    started = doc["interfaces"]["enp65s0"]["timestamps"][300] - 0.5
+    rec = judge_window(doc, 100, started={"enp65s0": started})
+    assert rec["ok"] is True, rec["actual"]["problems"]
+    report = rec["actual"]["interfaces"]["enp65s0"]
+    assert (report["samples"], report["lock_in_samples"], report["ptp4l_started"]) == (275, 325, started)
+    # Without the start time every sample counts.
+    assert judge_window(doc, 100)["ok"] is False
+
+
+def test_ptp_sync_a_lost_lock_after_the_start_still_fails():
+    states = ["LISTENING"] * 3 + ["SLAVE"] * 100 + ["LISTENING"] * 4 + ["SLAVE"] * 50
+    offsets = [None if s != "SLAVE" else 10.0 for s in states]
+    doc = window(states, offsets)
+    started = doc["interfaces"]["enp65s0"]["timestamps"][0] - 1
+    rec = judge_window(doc, 100, started={"enp65s0": started})
+    assert rec["ok"] is False
+    assert rec["actual"]["problems"] == [
+        "enp65s0: port not SLAVE throughout: SLAVE in 150 of 154 samples (LISTENING 4)"]
+
+
+def test_ptp_sync_only_the_lock_in_so_far_is_no_sample():
+    doc = window(["LISTENING", "UNCALIBRATED"], [None, 5e6])
+    started = doc["interfaces"]["enp65s0"]["timestamps"][0] - 1
+    rec = judge_window(doc, 100, started={"enp65s0": started})
+    assert rec["ok"] is False and rec["actual"]["problems"] == ["enp65s0: no samples in the window"]

@@ -227,3 +227,21 @@ def test_check_mode_reports_no_reboot():
     facts = host(pid1={"cpus_allowed": "0-7"})
     assert reboot_decision(facts, "2-3,6-7", check_mode=True) == {"required": False, "reason": ""}
     assert reboot_decision(facts, "2-3,6-7", check_mode=False)["required"] is True
+
+
+@pytest.mark.parametrize("settings, needle", [
+    ({"tuned_timer_migration": "zero"}, "tuned_timer_migration must be an integer >= 0"),
+    ({"tuned_stat_interval": -1}, "tuned_stat_interval must be an integer >= 0"),
+    ({"tuned_cstates": -5}, "tuned_cstates must be n/a"),
+    ({"tuned_thp": "sometimes"}, "tuned_thp must be one of always, madvise, never"),
+    ({"tuned_governor": "per formance"}, "tuned_governor must be a cpufreq governor name"),
+])
+def test_a_bad_latency_knob_on_the_role_is_refused_naming_the_variable(settings, needle):
+    found = tuned_problems("2-3,6-7", "", "quantbot-hft", "cpu-partitioning", {}, host(), settings=settings)
+    assert len(found) == 1 and needle in found[0], found
+
+
+def test_latency_knobs_off_or_0_are_accepted_on_the_role():
+    settings = {"tuned_timer_migration": 0, "tuned_stat_interval": False, "tuned_cstates": 0,
+                "tuned_thp": None, "tuned_governor": ""}
+    assert tuned_problems("2-3,6-7", "", "quantbot-hft", "cpu-partitioning", {}, host(), settings=settings) == []

@@ -258,3 +258,29 @@ def test_host_scope_uses_the_roles_inputs_over_the_plan():
             "numa_balancing", "numastat", "tuned_profile", "sriov_numvfs"} <= set(r["check"] for r in records)
     records, dummy = v.run_host_checks(host(), PLAN, OPTS, dict(expect, vfs={"ens1f0": 3}))
     assert [f["check"] for f in v.summarise(records)["failures"]] == ["kernel_cmdline", "sriov_numvfs"]
+
+
+SETTINGS_PLAN = dict(PLAN, settings={"thp": {"value": "never"}, "cstates": {"value": "n/a"},
+                                     "timer_migration": {"value": 0}, "stat_interval": {"value": 10}})
+
+
+def test_a_knob_a_role_turns_off_is_not_checked_against_the_plan():
+    # tuned_thp: null (or false) on the role: the plan's "never" is not what the host must show.
+    want = v.expectations(SETTINGS_PLAN, {"thp": None, "timer_migration": False, "kernel_args": None})
+    assert want["thp"] is None and want["timer_migration"] is False
+    # For the other keys null keeps the plan's value.
+    assert want["kernel_args"] == PLAN["kernel_args"] and want["cstates"] == "n/a"
+    facts = {"thp": {"enabled": "always"}, "sysctl": {"kernel.timer_migration": 1, "vm.stat_interval": 10}}
+    checks = [r["check"] for r in v.settings_checks(facts, want)]
+    assert "thp" not in checks and checks.count("latency_sysctls") == 1
+    record = [r for r in v.settings_checks(facts, want) if r["check"] == "latency_sysctls"][0]
+    assert record["ok"] and "timer_migration" not in str(record["expected"])
+
+
+def test_cstates_0_and_timer_migration_0_are_values_not_off():
+    want = v.expectations(SETTINGS_PLAN, {"cstates": 0, "timer_migration": 0})
+    facts = {"cpus": {"pm_qos_resume_latency_us": {"2": "n/a", "3": "0", "6": "0", "7": "0"}},
+             "sysctl": {"kernel.timer_migration": 1, "vm.stat_interval": 10}}
+    records = dict((r["check"], r) for r in v.settings_checks(facts, want))
+    assert not records["cstates"]["ok"] and records["cstates"]["actual"] == {"cpu2": "n/a"}
+    assert not records["latency_sysctls"]["ok"] and "kernel.timer_migration" in str(records["latency_sysctls"]["actual"])

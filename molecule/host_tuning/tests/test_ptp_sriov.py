@@ -176,6 +176,6 @@ def test_persistence_unit_ordered_before_network_and_kubelet(host):
 
 def test_device_plugin_config_names_the_runbook_resource(host):
     with host.sudo():
-        config = json.loads(host.file("/etc/quantbot-hft/sriov-device-plugin-config.json").content_string)
+        config = json.loads(host.file("/etc/pcidp/config.json").content_string)
     entry = config["resourceList"][0]
     assert (entry["resourcePrefix"], entry["resourceName"]) == ("openshift.io", "quantbot_hft_vf")

@@ -126,5 +126,16 @@ def test_documentation_matches_argument_spec():
     yaml.safe_load(node_topology.EXAMPLES)
     ret = yaml.safe_load(node_topology.RETURN)
     assert set(ret["plan"]["contains"]) == {
-        "reserved_cpus", "isolated_cpus", "hft_numa_node", "hugepages", "kernel_args",
-        "cmdline_read", "cmdline_missing", "reboot_required"}
+        "reserved_cpus", "isolated_cpus", "hft_numa_node", "hft_housekeeping_cpus", "nics", "hugepages",
+        "kernel_args", "iommu_args", "settings", "cmdline_read", "cmdline_missing", "reboot_required"}
+
+
+def test_return_documents_every_key_the_module_returns(capsys, sysfs, no_cmdline):
+    """RETURN lists exactly what a run returns, so a new plan or topology key cannot stay undocumented."""
+    ret = yaml.safe_load(node_topology.RETURN)
+    code, result = run_module(capsys, {"sysfs_root": sysfs("xeon-2s-interleaved"), "cmdline_path": no_cmdline,
+                                       "nics": ["ens1f0", "ens1f1"]})
+    assert code == 0
+    assert set(result["plan"]) == set(ret["plan"]["contains"])
+    assert set(result["topology"]) == set(ret["topology"]["contains"])
+    assert set(result["plan"]["settings"]["skew_tick"]) == {"value", "owner", "decision", "args"}
