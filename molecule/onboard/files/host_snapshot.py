@@ -57,6 +57,13 @@ def owners(paths):
     return found
 
 
+# The cluster membership that kubeadm join made: offboard.yml keeps the node a
+# cordoned member (drained, unlabelled, untainted), as kubectl drain does; it
+# does not run kubeadm reset. Listed apart, not as a difference.
+MEMBERSHIP_FILES = ("/etc/kubernetes/kubelet.conf", "/etc/kubernetes/pki/ca.crt")
+MEMBERSHIP_UNITS = ("kubelet.service",)
+
+
 def _content(info):
     return dict((key, value) for key, value in (info or {}).items() if key != "package") or None
 
@@ -70,10 +77,12 @@ def differences(before, now):
             continue
         if was is None and is_.get("package") in new_packages:
             continue
+        if path in MEMBERSHIP_FILES:
+            continue
         out.append("%s: %s -> %s" % (path, json.dumps(was, sort_keys=True), json.dumps(is_, sort_keys=True)))
     for unit in sorted(now["units"]):
         was, is_ = before["units"].get(unit) or {}, now["units"][unit]
-        if was == is_:
+        if was == is_ or (unit in MEMBERSHIP_UNITS and was.get("UnitFileState") == is_.get("UnitFileState")):
             continue
         if was.get("LoadState") == "not-found" and is_.get("UnitFileState") not in ("enabled", "masked") \
                 and is_.get("ActiveState") in ("inactive", "failed"):
