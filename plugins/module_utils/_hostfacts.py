@@ -344,15 +344,16 @@ def parse_swaps(text):
     return out
 
 
+def systemctl_blocks(text):
+    """``systemctl show -p ... u1 u2`` output (blank-line separated blocks) as a list of ``{prop: value}``."""
+    return [dict(line.split("=", 1) for line in block.splitlines() if "=" in line)
+            for block in re.split(r"\n\s*\n", (text or "").strip())]
+
+
 def parse_systemctl_show(text):
-    """``systemctl show -p ... u1 u2`` output (blank-line separated blocks) as ``{Id: {prop: value}}``."""
+    """``systemctl show -p ... u1 u2`` output as ``{Id: {load, active, sub, enabled, result}}``."""
     units = {}
-    for block in re.split(r"\n\s*\n", (text or "").strip()):
-        props = {}
-        for line in block.splitlines():
-            if "=" in line:
-                key, value = line.split("=", 1)
-                props[key] = value
+    for props in systemctl_blocks(text):
         if props.get("Id"):
             units[props["Id"]] = {
                 "load": props.get("LoadState"),
@@ -818,8 +819,7 @@ def ptp4l_started(r, interfaces):
         return {}
     now = r.clock()
     started = {}
-    for block in re.split(r"\n\s*\n", (result[1] or "").strip()):
-        props = dict(line.split("=", 1) for line in block.splitlines() if "=" in line)
+    for props in systemctl_blocks(result[1]):
         iface = units.get(props.get("Id"))
         try:
             entered = int(props.get("ActiveEnterTimestampMonotonic") or 0)
