@@ -10,6 +10,10 @@
 # Not in the CI lab tier, because onboard covers it:
 #   host_tuning  the host part of onboard alone (no control plane), for work
 #                on the host roles
+# Not in the CI lab tier, because it does not fit the CI limit (about 50 min):
+#   faults       the fault matrix on an onboarded node: a trial kernel that
+#                panics and falls back, a run stopped before its reboot, a
+#                reboot beyond hft_reboot_timeout, a dead package source
 # Run one by hand: PATH=$PWD/.venv/bin:$PATH molecule test -s <scenario>
 cd "$(dirname "$0")/../molecule" || exit 1
 for s in default onboard; do

@@ -25,6 +25,15 @@ GM_MAC = "52:54:00:48:46:02"
 MGMT_MAC = "52:54:00:48:46:00"
 
 ABORT_PATTERNS = ("Assertion", "core dumped", "Aborted", "iotlb_to_section")
+# What a guest kernel prints on the serial console when a vCPU stops making
+# progress. Under TCG with 8 vCPUs on 2 host cores a boot can wedge this way
+# (seen once in a CI run: RCU stall reports every 21 s, no sshd after 900 s).
+STALL_PATTERNS = (
+    re.compile(r"rcu: INFO: rcu_\w+ (?:self-)?detected stalls?"),
+    re.compile(r"watchdog: BUG: soft lockup"),
+    re.compile(r"INFO: task \S+ blocked for more than \d+ seconds"),
+    re.compile(r"Kernel panic - not syncing"),
+)
 
 
 def qemu_binary() -> str:
@@ -227,6 +236,26 @@ def last_console_line(path: str) -> str:
     data = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Z0-9]|\r", "", data)
     lines = [ln.strip() for ln in data.split("\n") if ln.strip() and ln.strip().isprintable()]
     return lines[-1] if lines else ""
+
+
+def console_stall(path: str, window: int = 262144) -> str:
+    """The last line in the console tail that shows a wedged guest kernel, or ''.
+
+    Reads only the last `window` bytes: a stall that the guest recovered from
+    long ago scrolls out, one that goes on keeps being reported.
+    """
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            fh.seek(max(0, fh.tell() - window))
+            data = fh.read().decode(errors="replace")
+    except OSError:
+        return ""
+    found = ""
+    for line in data.splitlines():
+        if any(p.search(line) for p in STALL_PATTERNS):
+            found = line.strip()
+    return found
 
 
 def looks_like_abort(returncode: int | None, qemu_log: str) -> bool:

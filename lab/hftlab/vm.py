@@ -28,6 +28,9 @@ from .state import (
 SSH_USER = "hft"
 PREFERRED_SSH_PORT = 2222
 DEFAULT_TIMEOUT = 900
+# How long a guest may go on reporting a kernel stall, with no SSH, before `up`
+# gives up on that boot and boots once more (a TCG boot reaches SSH in 50-80 s).
+STALL_GRACE = float(os.environ.get("HFTLAB_STALL_GRACE", "120"))
 
 
 _LOG_FILE: str | None = None
@@ -195,13 +198,25 @@ class Lab:
                     self.log(f"QEMU aborted during boot ({exc}); retrying once with a fresh overlay")
                     self._clear_runtime()
                     continue
+                except _BootStalled as exc:
+                    last_error = exc
+                    kept = self.p.run_file(f"console-stalled-{attempt}.log")
+                    if os.path.exists(self.console):
+                        shutil.copyfile(self.console, kept)
+                    self.log(f"the guest kernel stalled during boot ({exc}); console kept in {kept}; "
+                             "stopping this QEMU and booting once more with a fresh overlay")
+                    self._stop_started(st)
+                    self._clear_runtime()
+                    continue
                 except BaseException:
                     self._stop_started(st)
                     raise
                 break
             else:
                 raise LabError(
-                    f"QEMU aborted twice during boot: {last_error}\n--- {self.qemu_log} ---\n" f"{_tail(self.qemu_log)}"
+                    f"the lab VM failed to boot twice (QEMU abort or guest kernel stall): {last_error}\n"
+                    f"--- {self.qemu_log} ---\n{_tail(self.qemu_log)}--- console tail ({self.console}) ---\n"
+                    f"{_tail(self.console)}"
                 )
             st["boot_to_ssh_s"] = round(time.monotonic() - boot, 1)
             st["up_total_s"] = round(time.monotonic() - t0, 1)
@@ -270,6 +285,7 @@ class Lab:
         port = st["ssh_port"]
         start = time.monotonic()
         last_report = start
+        stalled_since = None
         self.log(f"waiting for SSH on 127.0.0.1:{port} (timeout {timeout:.0f}s)")
         while True:
             rc = self._proc.poll()
@@ -284,6 +300,14 @@ class Lab:
             if ssh_ok(self.key, port):
                 return
             now = time.monotonic()
+            stall = qemu.console_stall(self.console)
+            if not stall:
+                stalled_since = None
+            elif stalled_since is None:
+                stalled_since = now
+                self.log(f"the guest console reports a stall: {stall[:120]}")
+            elif now - stalled_since >= STALL_GRACE:
+                raise _BootStalled(f"{stall[:160]}; still no SSH {now - stalled_since:.0f}s later")
             if now - start > timeout:
                 why = (
                     f"under TCG (software emulation; KVM not used: {reason}) the guest is too slow for the "
@@ -418,6 +442,10 @@ class Lab:
 
 class _QemuAborted(Exception):
     pass
+
+
+class _BootStalled(Exception):
+    """The guest kernel kept reporting a stall and sshd never answered."""
 
 
 def _alive(pid: int) -> bool:

@@ -74,6 +74,7 @@ DEFAULT_MAX_US = 20
 DEFAULT_MAX_P99_9_US = 10
 # A free isolated CPU should be idle: at most 1 % of the window busy.
 DEFAULT_MAX_BUSY_PERCENT = 1.0
+DEFAULT_TOOL_GRACE_S = 120  # seconds a tool may run past its own duration before the probe stops it
 # Per isolated CPU, per second. nohz_full stops the tick on an idle or
 # single-task CPU (about 1/s remains), while a ticking CPU shows HZ (100 to
 # 1000) local timer interrupts per second; rescheduling, function-call and
@@ -401,8 +402,36 @@ def _read_text(path, what):
         raise LatencyError("cannot read %s (%s): %s" % (path, what, getattr(exc, "strerror", None) or exc))
 
 
-def _tool(run, argv, name, ok_rcs=(0,)):
-    rc, out, err = run(argv)
+# coreutils timeout(1): 124 when the command ran out of time and died of the
+# first signal, 137 (128 + SIGKILL) when it had to be killed.
+TIMED_OUT_RCS = (124, 137)
+KILL_AFTER_S = 10
+
+
+def bounded_argv(timeout_bin, argv, limit_s):
+    """``argv`` under coreutils timeout: SIGTERM after ``limit_s``, SIGKILL 10 s later."""
+    return [timeout_bin, "--kill-after=%ds" % KILL_AFTER_S, "%ds" % int(limit_s)] + list(argv)
+
+
+def _tool(run, argv, name, ok_rcs=(0,), bound=None):
+    """Run one tool; ``bound`` is ``(timeout_bin, duration_s, grace_s)`` or None.
+
+    A tool that outlives its own duration by more than the grace (an oslat
+    that ignored its --duration and SIGINT under emulation, seen in the lab)
+    is stopped and the probe fails, naming the tool and the limit.
+    """
+    command = argv
+    if bound:
+        timeout_bin, duration, grace = bound
+        limit = int(duration) + int(grace)
+        command = bounded_argv(timeout_bin, argv, limit)
+    rc, out, err = run(command)
+    if bound and rc in TIMED_OUT_RCS:
+        raise LatencyError(
+            "%s did not finish within %d s (its duration %d s plus tool_grace %d s) and was stopped (%s): no "
+            "measurement; the isolated CPUs may be starved, or the tool hung"
+            % (name, limit, int(duration), int(grace),
+               "SIGTERM" if rc == 124 else "SIGTERM, then SIGKILL %d s later" % KILL_AFTER_S))
     if rc not in ok_rcs:
         raise LatencyError("%s exited %s: %s" % (name, rc, ((err or "") + (out or "")).strip()[-400:]))
     return out
@@ -426,6 +455,9 @@ def run_probe(params, run, sleep, bins, procfs_root="/proc", sysfs_root="/sys",
             raise LatencyError("%s %r is negative" % (key, params[key]))
     if params["window"] <= 0:
         raise LatencyError("window %r must be a positive number of seconds" % params["window"])
+    grace = params.get("tool_grace", DEFAULT_TOOL_GRACE_S)
+    if isinstance(grace, bool) or not isinstance(grace, (int, float)) or grace <= 0:
+        raise LatencyError("tool_grace %r must be a positive number of seconds" % (grace,))
     histogram = oslat_histogram(params.get("bucket_size", "auto"), params.get("bias", "auto"))
     wanted = [("oslat", params["oslat_duration"]), ("cyclictest", params.get("cyclictest_duration") or 0),
               ("hwlatdetect", params.get("hwlatdetect_duration") or 0)]
@@ -433,6 +465,8 @@ def run_probe(params, run, sleep, bins, procfs_root="/proc", sysfs_root="/sys",
         if duration and not bins.get(tool):
             raise LatencyError("%s is not installed on this node: install Debian's rt-tests (apt-get install "
                                "rt-tests), or set %s_duration to 0" % (tool, tool))
+    if any(duration for _tool_name, duration in wanted) and not bins.get("timeout"):
+        raise LatencyError("coreutils timeout is not on this node's PATH: the probe does not run a tool unbounded")
     try:
         state = read_cpu_manager_state(cpu_manager_state)
     except ProcStatError as exc:
@@ -457,17 +491,17 @@ def run_probe(params, run, sleep, bins, procfs_root="/proc", sysfs_root="/sys",
         "window": window, "tasks": tasks["tasks"], "kernel_threads": tasks["kernel_threads"],
         "tasks_scanned": tasks["scanned"],
     }
-    result["oslat"] = _run_oslat(params, run, bins, free, held, main_cpu, histogram)
+    result["oslat"] = _run_oslat(params, run, bins, free, held, main_cpu, histogram, grace)
     cyc = params.get("cyclictest_duration") or 0
     result["cyclictest"] = _run_optional(
         "cyclictest", cyc, free, run,
         lambda: cyclictest_argv(bins.get("cyclictest"), free, main_cpu, cyc),
-        lambda out: parse_cyclictest(out, free))
+        lambda out: parse_cyclictest(out, free), bound=(bins.get("timeout"), cyc, grace))
     hwlat = params.get("hwlatdetect_duration") or 0
     result["hwlatdetect"] = _run_optional(
         "hwlatdetect", hwlat, free, run,
         lambda: hwlatdetect_argv(bins.get("hwlatdetect"), free, hwlat, params.get("hwlatdetect_threshold", 10)),
-        parse_hwlatdetect, ok_rcs=(0, 1))
+        parse_hwlatdetect, ok_rcs=(0, 1), bound=(bins.get("timeout"), hwlat, grace))
     return result
 
 
@@ -480,7 +514,8 @@ def _no_free_cpu(held):
         "%s: %s" % (cpu, who) for cpu, who in sorted(held.items(), key=lambda kv: int(kv[0])))
 
 
-def _run_oslat(params, run, bins, free, held, main_cpu, histogram):
+def _run_oslat(params, run, bins, free, held, main_cpu, histogram, grace=None):
+    grace = DEFAULT_TOOL_GRACE_S if grace is None else grace
     base = {"bucket_size": histogram["bucket_size"], "bias": histogram["bias"], "rule": histogram["rule"],
             "duration_s": params["oslat_duration"], "per_cpu": {}}
     if not params["oslat_duration"]:
@@ -488,7 +523,7 @@ def _run_oslat(params, run, bins, free, held, main_cpu, histogram):
     if not free:
         return _skipped(_no_free_cpu(held), **base)
     argv = oslat_argv(bins["oslat"], free, main_cpu, params["oslat_duration"], histogram, params.get("rtprio", 0))
-    parsed = parse_oslat(_tool(run, argv, "oslat"))
+    parsed = parse_oslat(_tool(run, argv, "oslat", bound=(bins.get("timeout"), params["oslat_duration"], grace)))
     per_cpu = oslat_summary(parsed)
     overflowed = [cpu for cpu, figures in sorted(per_cpu.items(), key=lambda kv: int(kv[0])) if figures["overflow"]]
     sizes = sorted(set(f["bucket_size"] for f in parsed["per_cpu"].values()))
@@ -499,13 +534,13 @@ def _run_oslat(params, run, bins, free, held, main_cpu, histogram):
     return base
 
 
-def _run_optional(name, duration, free, run, argv, parse, ok_rcs=(0,)):
+def _run_optional(name, duration, free, run, argv, parse, ok_rcs=(0,), bound=None):
     if not duration:
         return _skipped("%s_duration is 0" % name)
     if not free:
         return _skipped("no isolated CPU is free of pods")
     command = argv()
-    result = parse(_tool(run, command, name, ok_rcs))
+    result = parse(_tool(run, command, name, ok_rcs, bound=bound))
     result.update(ran=True, command=command, duration_s=duration)
     return result
 

@@ -34,6 +34,8 @@ description:
     max (an upper bound) and named in C(unresolved)."
   - The run takes about O(window) + O(oslat_duration) + 1 s (oslat's pre-heat) + O(cyclictest_duration) +
     O(hwlatdetect_duration) seconds. The window comes first, so the tools' own busy loops do not count as busy time.
+  - Each tool runs under coreutils C(timeout). One that is still running O(tool_grace) seconds after its own
+    duration is stopped (SIGTERM, SIGKILL 10 s later) and the probe fails, naming the tool and the limit.
 author:
   - quantbot.hft maintainers (@quantbot)
 extends_documentation_fragment:
@@ -97,6 +99,13 @@ options:
         spins with interrupts off for half of every second, so keep it off CPUs that serve anything. V(0) skips it.
     type: int
     default: 0
+  tool_grace:
+    description:
+      - Seconds each tool may run past its own duration before the probe stops it and fails. Under emulation an
+        oslat was seen to ignore its C(--duration) and SIGINT for minutes; the bound keeps a validation from
+        hanging on it.
+    type: float
+    default: 120
   hwlatdetect_threshold:
     description:
       - Gaps (us) that hwlatdetect records (its C(--threshold)). A measurement setting, not a verdict.
@@ -277,6 +286,7 @@ def main():
             cyclictest_duration=dict(type="int", default=0),
             hwlatdetect_duration=dict(type="int", default=0),
             hwlatdetect_threshold=dict(type="int", default=10),
+            tool_grace=dict(type="float", default=120.0),
             cpu_manager_state=dict(type="path", default="/var/lib/kubelet/cpu_manager_state"),
             procfs_root=dict(type="path", default="/proc"),
             sysfs_root=dict(type="path", default="/sys"),
@@ -287,6 +297,7 @@ def main():
     if not 0 <= params["rtprio"] <= 99:
         module.fail_json(msg="rtprio %s is outside 0-99" % params["rtprio"])
     bins = dict((tool, module.get_bin_path(tool, opt_dirs=["/usr/sbin", "/usr/local/sbin"])) for tool in TOOLS)
+    bins["timeout"] = module.get_bin_path("timeout")
     try:
         result = run_probe(
             params,

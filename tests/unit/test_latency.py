@@ -234,8 +234,14 @@ class Runner:
     def __init__(self, outputs):
         self.outputs = outputs
         self.calls = []
+        self.raw = []
 
     def __call__(self, argv):
+        # The probe runs every tool under coreutils timeout; calls holds the tool's own argv.
+        self.raw.append(list(argv))
+        if os.path.basename(argv[0]) == "timeout":
+            assert argv[1] == "--kill-after=10s" and argv[2].endswith("s"), argv
+            argv = argv[3:]
         self.calls.append(list(argv))
         return self.outputs[os.path.basename(argv[0])]
 
@@ -266,7 +272,7 @@ def node(tmp_path):
 
 def probe(node, runner, bins=None, state=None, **over):
     sleep, clock = node(**{k: over.pop(k) for k in ("interrupts", "stat") if k in over})
-    return L.run_probe(params(**over), runner, sleep, bins if bins is not None else {"oslat": "/usr/bin/oslat"},
+    return L.run_probe(params(**over), runner, sleep, bins if bins is not None else {"oslat": "/usr/bin/oslat", "timeout": "/usr/bin/timeout"},
                        procfs_root=node.root, sysfs_root=os.path.join(NODE8, "sys"),
                        cpu_manager_state=state or os.path.join(NODE8, "kubelet", "cpu_manager_state"), clock=clock)
 
@@ -307,6 +313,35 @@ def test_run_probe_needs_oslat_installed(node):
         probe(node, Runner({}), bins={"oslat": None})
 
 
+def test_run_probe_needs_timeout_to_bound_the_tools(node):
+    runner = Runner({})
+    with pytest.raises(L.LatencyError, match="coreutils timeout is not on this node's PATH"):
+        probe(node, runner, bins={"oslat": "/usr/bin/oslat"})
+    assert runner.calls == []
+
+
+@pytest.mark.parametrize("rc, how", [(124, "stopped \\(SIGTERM\\)"), (137, "stopped \\(SIGTERM, then SIGKILL 10 s later\\)")])
+def test_run_probe_stops_an_oslat_that_outlives_its_duration(node, rc, how):
+    # Seen in the lab: an oslat that ignored --duration 60 and SIGINT for 7 minutes.
+    runner = Runner({"oslat": (rc, "oslat V 2.40\n", "")})
+    with pytest.raises(L.LatencyError, match="oslat did not finish within 35 s \\(its duration 5 s plus tool_grace "
+                                             "30 s\\) and was %s: no measurement" % how):
+        probe(node, runner, tool_grace=30)
+    assert runner.raw[0][:3] == ["/usr/bin/timeout", "--kill-after=10s", "35s"]
+
+
+def test_run_probe_without_timeout_reads_124_as_an_exit_code_of_the_tool(node):
+    # Only the bounded call maps 124 and 137 to "timed out"; the message names the tool's own exit.
+    with pytest.raises(L.LatencyError, match="oslat exited 124: boom"):
+        L._tool(Runner({"oslat": (124, "", "boom")}), ["/usr/bin/oslat"], "oslat")
+
+
+@pytest.mark.parametrize("grace", [0, -5, True, "soon"])
+def test_run_probe_refuses_a_bad_tool_grace(node, grace):
+    with pytest.raises(L.LatencyError, match="tool_grace .* must be a positive number of seconds"):
+        probe(node, Runner({}), tool_grace=grace)
+
+
 def test_run_probe_without_oslat_duration_needs_no_tool(node):
     result = probe(node, Runner({}), bins={}, oslat_duration=0)
     assert result["oslat"]["ran"] is False and result["oslat"]["skipped"] == "oslat_duration is 0"
@@ -330,8 +365,12 @@ def test_run_probe_runs_cyclictest_and_hwlatdetect_on_the_free_cpus(node):
     runner = Runner({"oslat": (0, text("oslat-b64-z-cpu0-1.txt"), ""),
                      "cyclictest": (0, text("cyclictest-h100-cpu0-1.txt"), ""),
                      "hwlatdetect": (1, text("hwlatdetect-samples.txt"), "")})
-    bins = {"oslat": "/usr/bin/oslat", "cyclictest": "/usr/bin/cyclictest", "hwlatdetect": "/usr/sbin/hwlatdetect"}
+    bins = {"oslat": "/usr/bin/oslat", "cyclictest": "/usr/bin/cyclictest", "hwlatdetect": "/usr/sbin/hwlatdetect",
+            "timeout": "/usr/bin/timeout"}
     result = probe(node, runner, bins=bins, cyclictest_duration=3, hwlatdetect_duration=10)
+    # Each tool is bounded by its own duration plus tool_grace (default 120 s).
+    assert [raw[:3] for raw in runner.raw] == [["/usr/bin/timeout", "--kill-after=10s", "%ds" % (d + 120)]
+                                               for d in (5, 3, 10)]
     assert runner.calls[1] == ["/usr/bin/cyclictest", "--quiet", "--mlockall", "--priority", "95", "--threads",
                                "--affinity", "2-3", "--mainaffinity", "0", "--interval", "200", "--duration", "3",
                                "--histogram", "1000"]

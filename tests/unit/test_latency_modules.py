@@ -33,15 +33,21 @@ class Runner:
     def __init__(self, outputs):
         self.outputs = outputs
         self.calls = []
+        self.raw = []
 
     def __call__(self, args, **kwargs):
+        # The probe runs every tool under coreutils timeout; calls holds the tool's own argv.
+        self.raw.append(list(args))
+        if os.path.basename(args[0]) == "timeout":
+            assert args[1] == "--kill-after=10s" and args[2].endswith("s"), args
+            args = args[3:]
         self.calls.append(list(args))
         return self.outputs[os.path.basename(args[0])]
 
 
 def run(capsys, monkeypatch, module, args, runner=None, bins=None):
     bins = bins if bins is not None else {"oslat": "/usr/bin/oslat", "cyclictest": "/usr/bin/cyclictest",
-                                          "hwlatdetect": "/usr/sbin/hwlatdetect"}
+                                          "hwlatdetect": "/usr/sbin/hwlatdetect", "timeout": "/usr/bin/timeout"}
     return call_main(capsys, monkeypatch, module, args, runner or Runner({}), bins)
 
 
@@ -116,6 +122,15 @@ def test_probe_without_rt_tests_fails_with_the_package_name(capsys, monkeypatch,
     args, slept, _root = node
     code, result = run(capsys, monkeypatch, latency_probe, args, bins={})
     assert code == 1 and "install Debian's rt-tests" in result["msg"] and slept == []
+
+
+def test_probe_bounds_oslat_with_tool_grace(capsys, monkeypatch, node):
+    args, _slept, _root = node
+    runner = Runner({"oslat": (137, "", "")})
+    code, result = run(capsys, monkeypatch, latency_probe, dict(args, tool_grace=45), runner)
+    assert runner.raw[0][:4] == ["/usr/bin/timeout", "--kill-after=10s", "50s", "/usr/bin/oslat"]
+    assert code == 1 and result["msg"].startswith("oslat did not finish within 50 s (its duration 5 s plus "
+                                                  "tool_grace 45 s) and was stopped (SIGTERM, then SIGKILL")
 
 
 def test_probe_refuses_a_bad_rtprio(capsys, monkeypatch, node):

@@ -27,7 +27,7 @@ import yaml
 from conftest import REPO_ROOT, Kube, KmockServer, controlplane, make_standin, write_kubeconfig
 from rbac_identities import IDENTITIES, NAMESPACE, SCENARIOS
 
-from hftlab.rbac import Policy, Rule, User, conformance, flatten
+from hftlab.rbac import Policy, Rule, User, conformance, flatten, request_attributes
 
 pytestmark = pytest.mark.kmock_only
 
@@ -260,16 +260,143 @@ def _without_grant(docs, grant):
     raise AssertionError("grant %s not found" % (grant,))
 
 
+def _call_words(grant):
+    """How a DENIED line names a call this grant allows: verb, resource (with subresource), API group, scope."""
+    rule = grant.rule
+    group = "core" if rule.api_groups[0] == "" else rule.api_groups[0]
+    scope = "namespace %s" % grant.binding.namespace if grant.binding.namespace else ""
+    return "%s %s (group %s, %s" % (rule.verbs[0], rule.resources[0], group, scope)
+
+
 @pytest.mark.parametrize("identity", sorted(IDENTITIES))
-def test_taking_out_any_single_grant_denies_a_call(recorded, identity):
+def test_taking_out_any_single_grant_denies_exactly_its_calls_and_names_them(recorded, identity):
+    """The mutation proof, for every grant of every identity: take one grant out of a copy of the manifests,
+    and the check fails with a DENIED line for each call only that grant allowed (naming verb, resource, group,
+    scope and name), and with nothing else."""
     docs = _rule_docs(identity)
     user = user_of(identity)
-    grants = Policy(docs).grants_for(user)
-    assert grants
+    requests = requests_of(recorded, identity)
+    policy = Policy(docs)
+    grants = policy.grants_for(user)
+    assert len(grants) == len(DROPPED_GRANT_DENIES[identity]) > 0  # every grant, each taken out in turn
     for grant in grants:
+        only_by_it = []
+        for request in requests:
+            attrs = request_attributes(request[0], request[1], request[2] if len(request) > 2 else None)
+            if [g for g in grants if policy.in_scope(g.binding, attrs) and g.rule.allows(attrs)] == [grant]:
+                only_by_it.append(request)
+        assert only_by_it, "no recorded call needs %s (%s) alone" % (grant.rule, grant.rule.where)
+        report = conformance(Policy(_without_grant(docs, grant)), user, requests)
+        assert not report.ok
+        assert [request for request, dummy in report.denied] == only_by_it
+        assert (report.unused, report.redundant, report.wildcards, report.dangling) == ([], [], [], [])
+        words = _call_words(grant)
+        for line, (request, attrs) in zip(report.lines(), report.denied):
+            assert line.startswith("DENIED %s: %s %s" % (user, request[0], request[1])), line
+            assert line.endswith(" -> %s" % attrs) and str(attrs).startswith(words), (line, words)
+            if grant.rule.resource_names:
+                assert str(attrs).endswith(", name %s)" % grant.rule.resource_names[0]), line
+
+
+# What each dropped grant denies: the distinct calls (as the DENIED lines name them) of the recorded scenarios.
+_ONBOARD_CLUSTER_ROLE = {
+    "get nodes (group core) (ClusterRole quantbot-hft-onboard rule 0)":
+        ["get nodes (group core, cluster-wide, name hft-node-07)"],
+    "patch nodes (group core) (ClusterRole quantbot-hft-onboard rule 0)":
+        ["patch nodes (group core, cluster-wide, name hft-node-07)"],
+    "get pods (group core) (ClusterRole quantbot-hft-onboard rule 1)":
+        ["get pods (group core, namespace alphaswarm-bots, name mm-bot-0)"],
+    "list pods (group core) (ClusterRole quantbot-hft-onboard rule 1)":
+        ["list pods (group core, cluster-wide)"],
+    "create pods/eviction (group core) (ClusterRole quantbot-hft-onboard rule 2)":
+        ["create pods/eviction (group core, namespace alphaswarm-bots, name mm-bot-0)"],
+    "get nodes/proxy (group core) (ClusterRole quantbot-hft-onboard rule 3)":
+        ["get nodes/proxy (group core, cluster-wide, name hft-node-07)"],
+}
+DROPPED_GRANT_DENIES = {
+    "quantbot-hft-onboard": _ONBOARD_CLUSTER_ROLE,
+    "quantbot-hft-onboard with bootstrap tokens": dict(_ONBOARD_CLUSTER_ROLE, **{
+        "create secrets (group core) (Role kube-system/quantbot-hft-onboard-bootstrap-token rule 0)":
+            ["create secrets (group core, namespace kube-system)"],
+        "get configmaps (group core) resourceNames cluster-info (Role kube-public/quantbot-hft-onboard-cluster-info "
+        "rule 0)":
+            ["get configmaps (group core, namespace kube-public, name cluster-info)"],
+    }),
+    SRIOV: dict(_ONBOARD_CLUSTER_ROLE, **{
+        # the device plugin pod's list (in kube-system) comes from the ClusterRole too
+        "list pods (group core) (ClusterRole quantbot-hft-onboard rule 1)":
+            ["list pods (group core, cluster-wide)", "list pods (group core, namespace kube-system)"],
+        "get configmaps (group core) resourceNames sriovdp-config (Role kube-system/%s rule 0)" % SRIOV_ROLE:
+            ["get configmaps (group core, namespace kube-system, name sriovdp-config)"],
+        "patch configmaps (group core) resourceNames sriovdp-config (Role kube-system/%s rule 0)" % SRIOV_ROLE:
+            ["patch configmaps (group core, namespace kube-system, name sriovdp-config)"],
+        "create configmaps (group core) (Role kube-system/%s rule 1)" % SRIOV_ROLE:
+            ["create configmaps (group core, namespace kube-system)"],
+        "delete pods (group core) (Role kube-system/%s rule 2)" % SRIOV_ROLE:
+            ["delete pods (group core, namespace kube-system, name sriov-device-plugin-hft-node-07)"],
+    }),
+    "quantbot-hft-validate": {
+        "get nodes (group core) (ClusterRole quantbot-hft-validate rule 0)":
+            ["get nodes (group core, cluster-wide, name hft-node-07)"],
+        "patch nodes (group core) (ClusterRole quantbot-hft-validate rule 0)":
+            ["patch nodes (group core, cluster-wide, name hft-node-07)"],
+        "list pods (group core) (ClusterRole quantbot-hft-validate rule 1)":
+            ["list pods (group core, cluster-wide)"],
+        "get nodes/proxy (group core) (ClusterRole quantbot-hft-validate rule 2)":
+            ["get nodes/proxy (group core, cluster-wide, name hft-node-07)"],
+    },
+    "quantbot-hft-audit": {
+        "list nodes (group core) (ClusterRole quantbot-hft-audit rule 0)":
+            ["list nodes (group core, cluster-wide)"],
+        "list pods (group core) (ClusterRole quantbot-hft-audit rule 0)":
+            ["list pods (group core, cluster-wide)"],
+        "get nodes (group core) (ClusterRole quantbot-hft-audit rule 1)":
+            ["get nodes (group core, cluster-wide, name hft-node-00004)"],
+        "get nodes/proxy (group core) (ClusterRole quantbot-hft-audit rule 2)":
+            ["get nodes/proxy (group core, cluster-wide, name hft-node-0000%d)" % i for i in range(5)],
+        "get daemonsets (group apps) resourceNames quantbot-ptp (Role alphaswarm-bots/quantbot-hft-audit rule 0)":
+            ["get daemonsets (group apps, namespace alphaswarm-bots, name quantbot-ptp)"],
+    },
+}
+
+
+@pytest.mark.parametrize("identity", sorted(IDENTITIES))
+def test_what_taking_out_each_grant_denies(recorded, identity):
+    """The mutation proof's messages, grant by grant: which calls each dropped grant leaves denied."""
+    docs = _rule_docs(identity)
+    user = user_of(identity)
+    got = {}
+    for grant in Policy(docs).grants_for(user):
         report = conformance(Policy(_without_grant(docs, grant)), user, requests_of(recorded, identity))
-        assert report.denied, "without %s (%s) every call of %s is still allowed" % (
-            grant.rule, grant.rule.where, identity)
+        got["%s (%s)" % (grant.rule, grant.rule.where)] = sorted(set(str(attrs) for dummy, attrs in report.denied))
+    assert got == DROPPED_GRANT_DENIES[identity]
+
+
+UNUSED_RULE = {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["list"]}  # no module lists ConfigMaps
+
+
+@pytest.mark.parametrize("identity", sorted(IDENTITIES))
+def test_an_extra_rule_in_any_role_of_an_identity_is_named_unused(recorded, identity):
+    """One rule no recorded call uses, added to each Role and ClusterRole of the identity in turn: the check
+    fails with exactly one UNUSED line naming the rule, its place and its binding, and denies nothing."""
+    user = user_of(identity)
+    roles = [(i, doc) for i, doc in enumerate(_rule_docs(identity)) if doc["kind"] in ("Role", "ClusterRole")]
+    assert roles
+    for index, role in roles:
+        docs = _rule_docs(identity)
+        docs[index]["rules"].append(dict(UNUSED_RULE))
+        report = conformance(Policy(docs), user, requests_of(recorded, identity))
+        meta = role["metadata"]
+        where = "%s %s%s rule %d" % (role["kind"], meta["namespace"] + "/" if role["kind"] == "Role" else "",
+                                     meta["name"], len(role["rules"]))
+        binding = next(doc for doc in docs if doc["kind"] in ("RoleBinding", "ClusterRoleBinding")
+                       and doc["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": role["kind"],
+                                              "name": meta["name"]}
+                       and doc["metadata"].get("namespace") == meta.get("namespace"))
+        bound_by = "%s %s%s" % (binding["kind"], meta["namespace"] + "/" if binding["kind"] == "RoleBinding" else "",
+                                binding["metadata"]["name"])
+        assert not report.ok
+        assert report.lines() == ["UNUSED %s: list configmaps (group core) (%s, bound by %s)" % (user, where, bound_by)]
 
 
 # --------------------------------------------------------------------------
@@ -384,3 +511,18 @@ def test_the_audit_pages_and_configz_reads_are_each_judged(recorded):
     report = _judge(recorded, docs, "quantbot-hft-audit")
     assert [path for (dummy, path, dummy2), dummy3 in report.denied] == [
         "/api/v1/nodes/hft-node-0000%d/proxy/configz" % i for i in range(5)]
+
+
+def test_the_readme_shows_what_the_check_says(recorded):
+    """rbac/README.md quotes two failures of the check (a dropped rule, an extra one): they are what it prints."""
+    with open(os.path.join(REPO_ROOT, "rbac", "README.md")) as handle:
+        quoted = [line for line in handle.read().splitlines() if line.startswith(("DENIED ", "UNUSED "))]
+    docs = _rule_docs("quantbot-hft-onboard")
+    role, rule = _find_rule(docs, "ClusterRole", "quantbot-hft-onboard", "pods/eviction")
+    role["rules"].remove(rule)
+    dropped = _judge(recorded, docs, "quantbot-hft-onboard").lines()
+    docs = _rule_docs("quantbot-hft-validate")
+    role, dummy = _find_rule(docs, "ClusterRole", "quantbot-hft-validate", "nodes/proxy")
+    role["rules"].append({"apiGroups": [""], "resources": ["pods"], "verbs": ["watch"]})
+    extra = _judge(recorded, docs, "quantbot-hft-validate").lines()
+    assert quoted == dropped + extra and len(quoted) == 2
