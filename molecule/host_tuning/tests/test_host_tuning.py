@@ -163,11 +163,15 @@ def test_isolated_cpus_stay_out_of_c_states(host, plan, cpuset):
 
 
 def _nic_irqs(host, iface):
-    """The MSI interrupts of a PF and of its VFs, from sysfs."""
+    """The MSI interrupts of a PF and of its VFs, from sysfs, that the driver requested (have /proc/irq/N).
+
+    A vector listed in msi_irqs without /proc/irq/N (a VF whose interface is
+    down) has no affinity yet; the irqbalance policy script pins it when it appears.
+    """
     with host.sudo():
         out = host.check_output(
             f"for d in /sys/class/net/{iface}/device /sys/class/net/{iface}/device/virtfn*; do "
-            f"ls $d/msi_irqs 2>/dev/null; done")
+            f"for i in $(ls $d/msi_irqs 2>/dev/null); do [ -d /proc/irq/$i ] && echo $i; done; done; true")
     return sorted(set(int(irq) for irq in out.split()))
 
 

@@ -87,7 +87,7 @@ def test_onboard_check_mode_on_the_lab(tmp_path):
     # (event_data.role is the role's name, fully qualified for collection roles)
     roles = set(str(ev["event_data"].get("role")).rsplit(".", 1)[-1] for ev in task_events(runner, event="runner_on_ok"))
     assert {"boot_args", "hugepages", "tuned", "sriov", "ptp"} <= roles, sorted(roles)
-    decision = task_events(runner, event="runner_on_ok", task="Report whether a reboot would follow")
+    decision = task_events(runner, event="runner_on_ok", task="Decide on the reboot and report it")
     assert decision and decision[0]["event_data"]["res"]["msg"].startswith("reboot would follow: ")
     if os.environ.get("HFTLAB_ONBOARDED") == "1":
         # The node the onboard scenario onboarded already runs the plan.
