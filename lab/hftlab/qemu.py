@@ -223,17 +223,20 @@ def kvm_trial_argv(binary: str, kernel: str, initrd: str, console_log: str) -> l
     ]
 
 
-def last_console_line(path: str) -> str:
-    """The last non-empty line of the serial console log, without escape sequences."""
+def _console_tail(path: str, nbytes: int) -> str:
+    """The last ``nbytes`` of the serial console log, decoded; '' when it cannot be read."""
     try:
         with open(path, "rb") as fh:
             fh.seek(0, os.SEEK_END)
-            size = fh.tell()
-            fh.seek(max(0, size - 4096))
-            data = fh.read().decode(errors="replace")
+            fh.seek(max(0, fh.tell() - nbytes))
+            return fh.read().decode(errors="replace")
     except OSError:
         return ""
-    data = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Z0-9]|\r", "", data)
+
+
+def last_console_line(path: str) -> str:
+    """The last non-empty line of the serial console log, without escape sequences."""
+    data = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Z0-9]|\r", "", _console_tail(path, 4096))
     lines = [ln.strip() for ln in data.split("\n") if ln.strip() and ln.strip().isprintable()]
     return lines[-1] if lines else ""
 
@@ -244,15 +247,8 @@ def console_stall(path: str, window: int = 262144) -> str:
     Reads only the last `window` bytes: a stall that the guest recovered from
     long ago scrolls out, one that goes on keeps being reported.
     """
-    try:
-        with open(path, "rb") as fh:
-            fh.seek(0, os.SEEK_END)
-            fh.seek(max(0, fh.tell() - window))
-            data = fh.read().decode(errors="replace")
-    except OSError:
-        return ""
     found = ""
-    for line in data.splitlines():
+    for line in _console_tail(path, window).splitlines():
         if any(p.search(line) for p in STALL_PATTERNS):
             found = line.strip()
     return found

@@ -514,8 +514,7 @@ def _no_free_cpu(held):
         "%s: %s" % (cpu, who) for cpu, who in sorted(held.items(), key=lambda kv: int(kv[0])))
 
 
-def _run_oslat(params, run, bins, free, held, main_cpu, histogram, grace=None):
-    grace = DEFAULT_TOOL_GRACE_S if grace is None else grace
+def _run_oslat(params, run, bins, free, held, main_cpu, histogram, grace):
     base = {"bucket_size": histogram["bucket_size"], "bias": histogram["bias"], "rule": histogram["rule"],
             "duration_s": params["oslat_duration"], "per_cpu": {}}
     if not params["oslat_duration"]:
